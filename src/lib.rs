@@ -1,0 +1,1 @@
+//! distillguard: finds distillation campaigns in LLM-API request logs.
