@@ -1,1 +1,4 @@
 //! distillguard: finds distillation campaigns in LLM-API request logs.
+
+pub mod features;
+pub mod record;

@@ -1,0 +1,209 @@
+//! Small fixed-size sketches whose contents do not depend on arrival order.
+//!
+//! Every sketch here keeps the values with the smallest hashes ("bottom-k").
+//! Which values survive depends only on the set of values seen, never on the
+//! order they came in, so the same records give the same state whether they
+//! are scanned from a file, posted in batches, or replayed after a restart.
+//! Two accounts that draw from the same pool of values keep overlapping
+//! samples (coordinated sampling), which is what the cross-account stage needs.
+
+/// The `K` distinct values with the smallest hashes, each with how often it was seen.
+///
+/// Counts are exact: a value that enters the sample has been tracked since its
+/// first occurrence, because the admission threshold only ever falls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopValues<const K: usize> {
+    len: u8,
+    /// Distinct values seen beyond `K` (an exact count until the sample fills).
+    overflowed: bool,
+    slots: [(u64, u32); K],
+}
+
+impl<const K: usize> Default for TopValues<K> {
+    fn default() -> Self {
+        TopValues {
+            len: 0,
+            overflowed: false,
+            slots: [(0, 0); K],
+        }
+    }
+}
+
+impl<const K: usize> TopValues<K> {
+    /// Counts one occurrence of `hash`. Returns true when the value is newly admitted.
+    pub fn add(&mut self, hash: u64) -> bool {
+        let len = self.len as usize;
+        let live = &mut self.slots[..len];
+        match live.binary_search_by_key(&hash, |s| s.0) {
+            Ok(i) => {
+                live[i].1 = live[i].1.saturating_add(1);
+                false
+            }
+            Err(i) => {
+                if len == K {
+                    self.overflowed = true;
+                    if i == K {
+                        return false;
+                    }
+                    self.slots[i..].rotate_right(1);
+                } else {
+                    self.slots[i..=len].rotate_right(1);
+                    self.len += 1;
+                }
+                self.slots[i] = (hash, 1);
+                true
+            }
+        }
+    }
+
+    /// (hash, count) pairs, smallest hash first.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.slots[..self.len as usize].iter().copied()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Estimated number of distinct values: exact up to `K`, a KMV estimate beyond.
+    pub fn distinct(&self) -> f64 {
+        let len = self.len as usize;
+        if !self.overflowed || len < 2 {
+            return len as f64;
+        }
+        let kth = self.slots[len - 1].0 as f64 / u64::MAX as f64;
+        ((len - 1) as f64 / kth.max(f64::MIN_POSITIVE)).max(len as f64)
+    }
+
+    /// Whether more distinct values were seen than the sketch holds.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    /// Count of the most frequent sampled value, and the sum of sampled counts.
+    pub fn top_share(&self) -> (u32, u32) {
+        let max = self.iter().map(|s| s.1).max().unwrap_or(0);
+        let sum = self.iter().map(|s| s.1).sum();
+        (max, sum)
+    }
+}
+
+/// The `K` items with the smallest keys; an item with a key already held is ignored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BottomK<T, const K: usize> {
+    items: Vec<(u64, T)>,
+}
+
+impl<T, const K: usize> Default for BottomK<T, K> {
+    fn default() -> Self {
+        BottomK { items: Vec::new() }
+    }
+}
+
+impl<T, const K: usize> BottomK<T, K> {
+    /// Whether `key` would be admitted; lets callers skip building `T`.
+    pub fn would_admit(&self, key: u64) -> bool {
+        self.items.len() < K || key < self.items[K - 1].0
+    }
+
+    /// Offers an item; `make` runs only when the item is admitted.
+    pub fn offer(&mut self, key: u64, make: impl FnOnce() -> T) -> bool {
+        if !self.would_admit(key) {
+            return false;
+        }
+        match self.items.binary_search_by_key(&key, |s| s.0) {
+            Ok(_) => false,
+            Err(i) => {
+                if self.items.len() == K {
+                    self.items.pop();
+                }
+                self.items.insert(i, (key, make()));
+                true
+            }
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
+        self.items.iter().map(|(_, t)| t)
+    }
+
+    /// Items from position `start` on, smallest key first.
+    pub fn tail_mut(&mut self, start: usize) -> impl Iterator<Item = &mut T> + '_ {
+        self.items.iter_mut().skip(start).map(|(_, t)| t)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = u64> + '_ {
+        self.items.iter().map(|(k, _)| *k)
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_values_keep_smallest_hashes_with_exact_counts() {
+        let mut t = TopValues::<3>::default();
+        for h in [50, 10, 50, 40, 30, 10, 10, 20] {
+            t.add(h);
+        }
+        let got: Vec<_> = t.iter().collect();
+        assert_eq!(got, vec![(10, 3), (20, 1), (30, 1)]);
+        assert!(t.overflowed());
+    }
+
+    #[test]
+    fn top_values_do_not_depend_on_order() {
+        let seq: Vec<u64> = (0..200u64).map(|i| (i * 7919) % 61).collect();
+        let mut a = TopValues::<4>::default();
+        let mut b = TopValues::<4>::default();
+        seq.iter().for_each(|&h| {
+            a.add(h);
+        });
+        seq.iter().rev().for_each(|&h| {
+            b.add(h);
+        });
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn distinct_is_exact_until_full_then_estimated() {
+        let mut t = TopValues::<8>::default();
+        for i in 0..5u64 {
+            t.add(xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes()));
+        }
+        assert_eq!(t.distinct(), 5.0);
+        let mut t = TopValues::<8>::default();
+        for i in 0..1000u64 {
+            t.add(xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes()));
+        }
+        let est = t.distinct();
+        assert!((250.0..4000.0).contains(&est), "{est}");
+    }
+
+    #[test]
+    fn bottom_k_is_order_independent_and_bounded() {
+        let mut a = BottomK::<u64, 5>::default();
+        let mut b = BottomK::<u64, 5>::default();
+        for k in [9u64, 3, 7, 1, 8, 2, 6, 3] {
+            a.offer(k, || k * 10);
+        }
+        for k in [3u64, 6, 2, 8, 1, 7, 3, 9] {
+            b.offer(k, || k * 10);
+        }
+        assert_eq!(a, b);
+        assert_eq!(
+            a.iter().copied().collect::<Vec<_>>(),
+            vec![10, 20, 30, 60, 70]
+        );
+        assert!(!a.would_admit(8));
+    }
+}
