@@ -2,3 +2,6 @@
 
 pub mod features;
 pub mod record;
+pub mod detect;
+pub mod report;
+pub mod engine;

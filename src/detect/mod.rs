@@ -1,0 +1,290 @@
+//! The cross-account stage: ties between accounts, groups, scores, evidence.
+//!
+//! 1. [`index`]: inverted indexes of who holds which value (the only source of candidate pairs).
+//! 2. [`link`]: pair evidence weighted by how unlikely the sharing is; strong pairs tie.
+//! 3. Tied accounts form groups (union-find); every other account stands alone.
+//! 4. [`score`]: each group is scored on its traffic and its ties, and explained.
+
+pub mod aggregate;
+pub mod index;
+pub mod link;
+pub mod score;
+
+use statrs::distribution::{Binomial, DiscreteCDF};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::features::text::TEMPLATE_KINDS;
+use crate::features::{AccountState, Attr, Dictionary};
+use crate::report::{Cluster, Member, Shared, rfc3339};
+use aggregate::Aggregate;
+use index::{EVIDENCE_ATTRS, Population, Tie};
+use score::Scorecard;
+
+/// One account as the detector sees it.
+#[derive(Clone, Copy)]
+pub struct AccountView<'a> {
+    pub id: &'a str,
+    pub state: &'a AccountState,
+}
+
+#[derive(Debug, Clone)]
+pub struct DetectConfig {
+    /// Clusters scoring below this are not findings.
+    pub min_score: f64,
+    /// Members listed with their activity per cluster.
+    pub max_members_listed: usize,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            min_score: 0.5,
+            max_members_listed: 100,
+        }
+    }
+}
+
+/// Finds the clusters among `accounts`, which must be sorted by id.
+pub fn detect(accounts: &[AccountView<'_>], dict: &Dictionary, cfg: &DetectConfig) -> Vec<Cluster> {
+    debug_assert!(accounts.windows(2).all(|w| w[0].id < w[1].id));
+    let pop = Population::build(accounts);
+    let mut uf = link::UnionFind::new(accounts.len());
+    for (a, b) in link::tied_pairs(&pop) {
+        uf.union(a, b);
+    }
+    let mut clusters: Vec<Cluster> = uf
+        .groups()
+        .into_iter()
+        .filter_map(|g| score_group(&g, accounts, &pop, dict, cfg))
+        .collect();
+    clusters.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+    clusters
+}
+
+fn score_group(
+    members: &[u32],
+    accounts: &[AccountView<'_>],
+    pop: &Population,
+    dict: &Dictionary,
+    cfg: &DetectConfig,
+) -> Option<Cluster> {
+    let views: Vec<AccountView<'_>> = members.iter().map(|&i| accounts[i as usize]).collect();
+    let agg = Aggregate::of(views.iter().map(|v| v.state));
+    if agg.requests == 0 {
+        return None;
+    }
+    let mut card = Scorecard::default();
+    score::traffic_signals(&mut card, &agg);
+    let shared = shared_values(members, &views, &agg, pop, dict);
+    let m = members.len();
+    if m == 1 {
+        card.legitimacy(
+            "acts_alone",
+            1.0,
+            3.0,
+            "a single account: no other account shares its billing, infrastructure or prompt templates"
+                .into(),
+        );
+    } else {
+        tie_signals(&mut card, &shared, m);
+    }
+    if let Some((_, holders, _)) = agg.top_value(Attr::Org)
+        && holders == m
+    {
+        let value = shared
+            .iter()
+            .find(|s| s.attribute == Attr::Org.name())
+            .map_or(String::new(), |s| format!(" {}", s.value));
+        card.legitimacy(
+            "single_organisation",
+            1.0,
+            if m == 1 { 1.0 } else { 2.0 },
+            format!("all accounts belong to organisation{value}, a sign of legitimate shared use"),
+        );
+    }
+    let (score, signals) = card.finish();
+    if score < cfg.min_score {
+        return None;
+    }
+
+    let mut by_volume: Vec<&AccountView<'_>> = views.iter().collect();
+    by_volume.sort_by(|a, b| b.state.requests.cmp(&a.state.requests).then(a.id.cmp(b.id)));
+    let mut examples = Vec::new();
+    for v in &by_volume {
+        for e in v.state.examples() {
+            if examples.len() < 5 && !examples.iter().any(|x: &String| x == e) {
+                examples.push(e.to_string());
+            }
+        }
+    }
+    let anchor = views
+        .iter()
+        .map(|v| v.id)
+        .min_by_key(|id| (xxh3_64(id.as_bytes()), *id))
+        .unwrap_or_default();
+    Some(Cluster {
+        id: format!("dg-{:012x}", xxh3_64(anchor.as_bytes()) >> 16),
+        score,
+        accounts: views.iter().map(|v| v.id.to_string()).collect(),
+        signals,
+        size: m,
+        requests: agg.requests,
+        first_seen: rfc3339(agg.first_ms),
+        last_seen: rfc3339(agg.last_ms),
+        shared,
+        examples,
+        members: by_volume
+            .iter()
+            .take(cfg.max_members_listed)
+            .map(|v| Member {
+                account_id: v.id.to_string(),
+                requests: u64::from(v.state.requests),
+                first_seen: rfc3339(v.state.first_ms),
+                last_seen: rfc3339(v.state.last_ms),
+            })
+            .collect(),
+    })
+}
+
+/// Chance that at least `x` of `m` unrelated accounts hold a value that
+/// `outside` of the other `rest` accounts hold.
+fn improbability(x: usize, m: usize, outside: usize, rest: usize) -> f64 {
+    // Half an account when nobody outside holds it: "rare", not "impossible".
+    let rate = (outside as f64).max(0.5) / (rest.max(1) as f64);
+    let rate = rate.min(1.0);
+    match Binomial::new(rate, m as u64) {
+        Ok(b) if x > 0 => b.sf(x as u64 - 1),
+        _ => 1.0,
+    }
+}
+
+/// Values held by at least two members, most-held first, with their rarity.
+fn shared_values(
+    members: &[u32],
+    views: &[AccountView<'_>],
+    agg: &Aggregate,
+    pop: &Population,
+    dict: &Dictionary,
+) -> Vec<Shared> {
+    let m = members.len();
+    let rest = pop.size.saturating_sub(m);
+    let mut out = Vec::new();
+    if m < 2 {
+        return out;
+    }
+    for attr in EVIDENCE_ATTRS {
+        let mut values: Vec<(u64, usize)> = agg.values[attr as usize]
+            .iter()
+            .filter(|(_, (holders, _))| *holders >= 2)
+            .map(|(h, (holders, _))| (*h, *holders))
+            .collect();
+        values.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        for (h, x) in values.into_iter().take(3) {
+            let population = pop.holders(Tie::Attr(attr), h);
+            out.push(Shared {
+                attribute: attr.name().to_string(),
+                value: dict.get(attr, h).unwrap_or_else(|| format!("#{h:016x}")),
+                members: x,
+                population,
+                p_value: improbability(x, m, population.saturating_sub(x), rest),
+            });
+        }
+    }
+    // Templates: counted from the members' dominant keys.
+    let mut counts: std::collections::HashMap<(u8, u64), usize> = Default::default();
+    for &i in members {
+        for &k in &pop.templates[i as usize] {
+            *counts.entry(k).or_default() += 1;
+        }
+    }
+    let mut templates: Vec<((u8, u64), usize)> = counts.into_iter().filter(|(_, c)| *c >= 2).collect();
+    templates.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.0.cmp(&a.0.0)).then(a.0.1.cmp(&b.0.1)));
+    for ((slot, key), x) in templates.into_iter().take(3) {
+        let population = pop.holders(Tie::Template(slot), key);
+        out.push(Shared {
+            attribute: "prompt_template".to_string(),
+            value: template_display(slot, key, views),
+            members: x,
+            population,
+            p_value: improbability(x, m, population.saturating_sub(x), rest),
+        });
+    }
+    out
+}
+
+/// Shows a template as the words it is made of, taken from an example prompt that has it.
+fn template_display(slot: u8, key: u64, views: &[AccountView<'_>]) -> String {
+    let n = if slot % 2 == 0 { 4 } else { 8 };
+    let prefix = slot < 2;
+    for v in views {
+        for s in v.state.sample.iter() {
+            if s.keys[slot as usize] == key
+                && let Some(text) = &s.example
+            {
+                let words: Vec<&str> = text.split_whitespace().collect();
+                let picked = if prefix {
+                    words[..n.min(words.len())].join(" ") + " …"
+                } else {
+                    "… ".to_string() + &words[words.len().saturating_sub(n)..].join(" ")
+                };
+                return format!("{}: «{}»", TEMPLATE_KINDS[slot as usize], picked.trim_end_matches('…').trim());
+            }
+        }
+    }
+    format!("{} (key {key:016x})", TEMPLATE_KINDS[slot as usize])
+}
+
+/// Signals from what the members share.
+fn tie_signals(card: &mut Scorecard, shared: &[Shared], m: usize) {
+    let best = |attrs: &[&str]| {
+        shared
+            .iter()
+            .filter(|s| attrs.contains(&s.attribute.as_str()))
+            .max_by(|a, b| strength(a, m).total_cmp(&strength(b, m)))
+    };
+    let mut tie = |name: &str, attrs: &[&str], weight: f64, what: &str| {
+        if let Some(s) = best(attrs) {
+            card.coordination(
+                name,
+                strength(s, m),
+                weight,
+                format!(
+                    "{} of {m} accounts share the {what} {} (held by {} of all accounts; chance among unrelated accounts {})",
+                    s.members,
+                    s.value,
+                    s.population,
+                    p_text(s.p_value)
+                ),
+            );
+        }
+    };
+    tie("shared_payment", &["payment_fingerprint"], 2.5, "payment method");
+    tie("shared_network", &["ip", "network"], 2.0, "network address");
+    tie("shared_client", &["tls_fingerprint", "user_agent"], 0.8, "client");
+    tie("shared_email_domain", &["email_domain"], 0.6, "sign-up e-mail domain");
+    tie("shared_system_prompt", &["system_prompt"], 1.5, "system prompt");
+    tie("shared_prompt_templates", &["prompt_template"], 2.5, "prompt template");
+    card.coordination(
+        "many_accounts",
+        (m as f64).log10() / 2.0,
+        1.0,
+        format!("{m} accounts are tied together by what they share"),
+    );
+}
+
+/// How much a shared value says: the share of members holding it, times how
+/// improbable that is by chance (full at p <= 1e-12).
+fn strength(s: &Shared, m: usize) -> f64 {
+    let improbable = (-s.p_value.max(1e-300).log10() / 12.0).clamp(0.0, 1.0);
+    s.members as f64 / m as f64 * improbable
+}
+
+fn p_text(p: f64) -> String {
+    if p < 1e-300 {
+        "< 1e-300".into()
+    } else if p < 0.001 {
+        format!("{p:.0e}")
+    } else {
+        format!("{p:.3}")
+    }
+}

@@ -1,0 +1,213 @@
+//! Scoring a group: a scorecard of named signals, each adding log-odds.
+//!
+//! The score is `sigmoid(BIAS + sum of contributions)`. Every contribution is
+//! a signal's strength (0..1) times its weight, so a reviewer can see exactly
+//! what moved the score. Ties between accounts (coordination) count in
+//! proportion to how extraction-like the traffic is: shared infrastructure
+//! alone is what companies look like.
+
+use crate::features::Cue;
+use crate::report::Signal;
+
+use super::aggregate::{Aggregate, frac};
+
+/// Log-odds before any evidence: a group is presumed legitimate.
+pub const BIAS: f64 = -6.0;
+/// Extraction points at which ties count in full.
+const FULL_COORDINATION_AT: f64 = 4.0;
+const MIN_COORDINATION_FACTOR: f64 = 0.25;
+
+#[derive(Default)]
+pub struct Scorecard {
+    extraction: Vec<Signal>,
+    coordination: Vec<Signal>,
+    legitimacy: Vec<Signal>,
+}
+
+fn signal(name: &str, strength: f64, weight: f64, detail: String) -> Signal {
+    let strength = strength.clamp(0.0, 1.0);
+    Signal {
+        name: name.to_string(),
+        score: round3(strength),
+        contribution: round3(strength * weight),
+        detail,
+    }
+}
+
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+pub fn pct(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
+}
+
+impl Scorecard {
+    /// Signals that the traffic harvests training data.
+    pub fn extraction(&mut self, name: &str, strength: f64, weight: f64, detail: String) {
+        if strength > 0.0 {
+            self.extraction.push(signal(name, strength, weight, detail));
+        }
+    }
+
+    /// Signals that the accounts are run by one operator.
+    pub fn coordination(&mut self, name: &str, strength: f64, weight: f64, detail: String) {
+        if strength > 0.0 {
+            self.coordination.push(signal(name, strength, weight, detail));
+        }
+    }
+
+    /// Signs of legitimate use (negative contributions).
+    pub fn legitimacy(&mut self, name: &str, strength: f64, weight: f64, detail: String) {
+        if strength > 0.0 {
+            self.legitimacy.push(signal(name, strength, -weight, detail));
+        }
+    }
+
+    /// The score and the signals, strongest contribution first.
+    pub fn finish(mut self) -> (f64, Vec<Signal>) {
+        let extraction: f64 = self.extraction.iter().map(|s| s.contribution).sum();
+        let factor = (extraction / FULL_COORDINATION_AT).clamp(MIN_COORDINATION_FACTOR, 1.0);
+        if factor < 1.0 {
+            for s in &mut self.coordination {
+                s.contribution = round3(s.contribution * factor);
+                s.detail = format!(
+                    "{} (counted at {} because the traffic is only partly extraction-like)",
+                    s.detail,
+                    pct(factor)
+                );
+            }
+        }
+        let mut signals = self.extraction;
+        signals.append(&mut self.coordination);
+        signals.append(&mut self.legitimacy);
+        let logit = BIAS + signals.iter().map(|s| s.contribution).sum::<f64>();
+        signals.sort_by(|a, b| {
+            b.contribution
+                .abs()
+                .total_cmp(&a.contribution.abs())
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        (round3(1.0 / (1.0 + (-logit).exp())), signals)
+    }
+}
+
+/// The per-traffic signals: what the requests ask for and how they are sent.
+pub fn traffic_signals(card: &mut Scorecard, a: &Aggregate) {
+    let n = a.requests;
+    let cue = |c: Cue| a.share(c);
+    let r = cue(Cue::Reasoning);
+    card.extraction(
+        "reasoning_elicitation",
+        r,
+        3.0,
+        format!("{} of {n} requests ask for step-by-step reasoning", pct(r)),
+    );
+    let g = cue(Cue::Rubric);
+    card.extraction(
+        "rubric_grading",
+        g,
+        3.0,
+        format!("{} of requests ask the model to grade or rank answers against criteria", pct(g)),
+    );
+    let t = cue(Cue::Agentic);
+    card.extraction(
+        "agentic_tool_use",
+        t,
+        2.5,
+        format!("{} of requests carry tool or agent scaffolding", pct(t)),
+    );
+    let c = cue(Cue::Coding);
+    card.extraction(
+        "coding_tasks",
+        c,
+        1.0,
+        format!("{} of requests are coding tasks", pct(c)),
+    );
+    if a.turn_known >= 10 {
+        let single = frac(a.first_turns, a.turn_known);
+        card.extraction(
+            "single_turn",
+            (single - 0.5) / 0.5,
+            1.5,
+            format!("{} of requests open a new conversation (turn 1)", pct(single)),
+        );
+        let multi = 1.0 - single;
+        card.legitimacy(
+            "conversational",
+            (multi - 0.2) / 0.4,
+            2.0,
+            format!("{} of requests continue a conversation, as people do", pct(multi)),
+        );
+    }
+    let ratio = if a.prompt_tokens > 0 && a.tokens_known >= 10 {
+        a.completion_tokens as f64 / a.prompt_tokens as f64
+    } else {
+        0.0
+    };
+    let high_cap = frac(a.high_max_tokens, a.max_tokens_known.max(1));
+    let long = ((ratio - 2.0) / 6.0).max(if a.max_tokens_known >= 10 { high_cap } else { 0.0 });
+    card.extraction(
+        "long_outputs",
+        long,
+        1.2,
+        format!(
+            "answers are {ratio:.1}x the prompt's tokens; {} of requests ask for {}+ output tokens",
+            pct(high_cap),
+            crate::features::HIGH_MAX_TOKENS
+        ),
+    );
+    if a.requests >= 20 {
+        let sys = a
+            .top_value(crate::features::Attr::SystemPrompt)
+            .map_or(0.0, |(_, _, req)| frac(req, a.requests));
+        let params = a.params.values().max().map_or(0.0, |&c| frac(c, a.requests));
+        let harness = sys.max(params * 0.7);
+        card.extraction(
+            "fixed_harness",
+            (harness - 0.5) / 0.4,
+            1.5,
+            format!(
+                "{} of requests use one system prompt and {} one parameter set",
+                pct(sys),
+                pct(params)
+            ),
+        );
+    }
+    let span = a.span_hours();
+    if span >= 12.0 {
+        let span_slots = (span.ceil() + 1.0).min(256.0);
+        let coverage = f64::from(a.active_hour_count()) / span_slots;
+        card.extraction(
+            "around_the_clock",
+            (coverage - 0.5) / 0.4,
+            1.0,
+            format!(
+                "active in {} of the {:.0} hours between first and last request",
+                pct(coverage.min(1.0)),
+                span_slots
+            ),
+        );
+    }
+    if a.created_known > 0 {
+        let fresh = a.fresh as f64 / a.created_known as f64;
+        card.extraction(
+            "fresh_accounts",
+            fresh,
+            0.8,
+            format!(
+                "{} of {} accounts were first used within two days of sign-up",
+                a.fresh, a.created_known
+            ),
+        );
+    }
+    if a.status_known >= 20 {
+        let limited = frac(a.rate_limited, a.status_known);
+        card.extraction(
+            "rate_limited",
+            limited / 0.1,
+            0.5,
+            format!("{} of requests were rate limited (429)", pct(limited)),
+        );
+    }
+}
