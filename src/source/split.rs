@@ -543,6 +543,8 @@ mod tests {
             .into_bytes(),
             b"[{\"a\":\"x\\".to_vec(),
             b"1\n2".to_vec(),
+            // Exactly at the limit: a CR at the end of a read must not tip it over.
+            format!("{}\r\n{}\r\n1", "z".repeat(30), "z".repeat(31)).into_bytes(),
             b"\xEF\xBB\xBF".to_vec(),
         ];
         for data in &inputs {
@@ -551,6 +553,9 @@ mod tests {
                 assert_eq!(split_stepwise(data, step, 30), whole, "step {step}");
             }
         }
+        let at_limit = split_stepwise(&inputs[4], 1, 30);
+        assert_eq!(at_limit[0].2, None);
+        assert_eq!(at_limit[1].2, Some(31));
         // The oversize items keep their line and length however they arrive.
         let whole = split_stepwise(&inputs[0], 1, 30);
         assert_eq!(whole[1], (3, Vec::new(), Some(40)));
