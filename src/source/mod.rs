@@ -1,0 +1,429 @@
+//! Input sources: from the paths on the command line to batches of raw items (one record's bytes
+//! each, with the line it starts on).
+//!
+//! [`discover`] expands the arguments into [`Input`]s; [`read_input`] decompresses one of them and
+//! splits it into [`Batch`]es. Memory stays bounded however large a file or a line is: a batch owns
+//! one buffer of about [`ReadOptions::batch_bytes`], and an item longer than
+//! [`ReadOptions::max_record_bytes`] is skipped and reported as oversize instead of buffered.
+
+mod compression;
+mod split;
+
+pub use compression::{Compression, DecompressError, MAGIC_LEN, decompress_bounded, detect};
+pub use split::{Format, Item, ItemRef, split_items};
+
+use split::Splitter;
+use std::cell::Cell;
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One input to scan: a file, or standard input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    /// The path as given (or as found under a given directory), or `-` for standard input.
+    pub name: Arc<str>,
+    /// `None` for standard input.
+    pub path: Option<PathBuf>,
+    /// Size on disk, when known, for progress against raw bytes read.
+    pub size: Option<u64>,
+}
+
+impl Input {
+    pub fn stdin() -> Input {
+        Input {
+            name: Arc::from("-"),
+            path: None,
+            size: None,
+        }
+    }
+
+    pub fn is_stdin(&self) -> bool {
+        self.path.is_none()
+    }
+}
+
+/// Why an input could not be found or read. Every variant names the input.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{}: no such file or directory", path.display())]
+    NotFound { path: PathBuf },
+    #[error(
+        "{}: directory holds no log files (.ndjson, .jsonl, .json or .log, optionally .gz, .zst or .zstd)",
+        dir.display()
+    )]
+    NoLogFiles { dir: PathBuf },
+    #[error("-: standard input can be read only once")]
+    StdinRepeated,
+    #[error("{name}: {source}")]
+    Io {
+        name: Arc<str>,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{name}: {} data is truncated or corrupt: {source}", compression.as_str())]
+    Decompress {
+        name: Arc<str>,
+        compression: Compression,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl SourceError {
+    /// The input the error is about, as the user named it.
+    pub fn input_name(&self) -> String {
+        match self {
+            SourceError::NotFound { path } => path.display().to_string(),
+            SourceError::NoLogFiles { dir } => dir.display().to_string(),
+            SourceError::StdinRepeated => "-".to_string(),
+            SourceError::Io { name, .. } | SourceError::Decompress { name, .. } => name.to_string(),
+        }
+    }
+}
+
+fn path_name(path: &Path) -> Arc<str> {
+    Arc::from(path.to_string_lossy().as_ref())
+}
+
+fn io_error(name: &Arc<str>, source: io::Error) -> SourceError {
+    SourceError::Io {
+        name: name.clone(),
+        source,
+    }
+}
+
+/// Whether a file found in a directory is a log by its name: `.ndjson`, `.jsonl`, `.json` or
+/// `.log`, optionally followed by `.gz`, `.zst` or `.zstd` (any case). Hidden files are not.
+pub fn is_log_file_name(name: &str) -> bool {
+    if name.starts_with('.') {
+        return false;
+    }
+    let lower = name.to_ascii_lowercase();
+    let stem = [".gz", ".zst", ".zstd"]
+        .iter()
+        .find_map(|ext| lower.strip_suffix(ext))
+        .unwrap_or(&lower);
+    [".ndjson", ".jsonl", ".json", ".log"]
+        .iter()
+        .any(|ext| stem.len() > ext.len() && stem.ends_with(ext))
+}
+
+/// Expands command-line arguments into inputs, in order. Directories are walked recursively in
+/// sorted order (hidden entries skipped, symlinked directories not followed, to rule out loops),
+/// keeping files named like logs; a file named explicitly is always kept. `-` is standard input.
+/// No arguments give no inputs: the caller decides whether that means standard input.
+pub fn discover(args: &[PathBuf]) -> Result<Vec<Input>, SourceError> {
+    let mut inputs = Vec::new();
+    let mut seen_stdin = false;
+    for arg in args {
+        if arg.as_os_str() == "-" {
+            if seen_stdin {
+                return Err(SourceError::StdinRepeated);
+            }
+            seen_stdin = true;
+            inputs.push(Input::stdin());
+            continue;
+        }
+        let meta = fs::metadata(arg).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => SourceError::NotFound { path: arg.clone() },
+            _ => io_error(&path_name(arg), e),
+        })?;
+        if meta.is_dir() {
+            let before = inputs.len();
+            walk(arg, &mut inputs)?;
+            if inputs.len() == before {
+                return Err(SourceError::NoLogFiles { dir: arg.clone() });
+            }
+        } else {
+            inputs.push(Input {
+                name: path_name(arg),
+                path: Some(arg.clone()),
+                // Pipes and devices have no meaningful length.
+                size: meta.is_file().then_some(meta.len()),
+            });
+        }
+    }
+    Ok(inputs)
+}
+
+fn walk(dir: &Path, inputs: &mut Vec<Input>) -> Result<(), SourceError> {
+    let dir_err = |e| io_error(&path_name(dir), e);
+    let mut entries = fs::read_dir(dir)
+        .map_err(dir_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(dir_err)?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        if file_name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let file_type = entry
+            .file_type()
+            .map_err(|e| io_error(&path_name(&path), e))?;
+        if file_type.is_dir() {
+            walk(&path, inputs)?;
+            continue;
+        }
+        if !is_log_file_name(&file_name) {
+            continue;
+        }
+        // Follows symlinks to files; a dangling link is reported when read, like any other file.
+        let meta = fs::metadata(&path).ok();
+        if meta.as_ref().is_some_and(|m| m.is_dir()) {
+            continue;
+        }
+        let size = meta.filter(|m| m.is_file()).map(|m| m.len());
+        inputs.push(Input {
+            name: path_name(&path),
+            path: Some(path),
+            size,
+        });
+    }
+    Ok(())
+}
+
+/// Limits for reading one input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// An item longer than this is skipped and reported as oversize, never buffered whole.
+    pub max_record_bytes: usize,
+    /// Batches are handed out once their buffer holds about this many bytes.
+    pub batch_bytes: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            max_record_bytes: 1 << 20,
+            batch_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Caps both limits so every offset in a batch buffer fits the `u32` ranges of [`ItemRef`].
+const MAX_LIMIT: usize = 1 << 30;
+/// Largest single read into a batch buffer; big enough to amortise calls, small enough to stay
+/// in cache while it is split.
+const READ_CHUNK: usize = 256 << 10;
+
+/// Items of one input, sharing one buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// Index of the input in the slice given to [`read_input`].
+    pub input: usize,
+    pub data: Vec<u8>,
+    pub items: Vec<ItemRef>,
+}
+
+impl Batch {
+    pub fn iter(&self) -> impl Iterator<Item = Item<'_>> {
+        self.items.iter().map(|r| r.get(&self.data))
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// What reading one input found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InputSummary {
+    /// Items handed out, oversize ones included.
+    pub items: u64,
+    pub bytes_decompressed: u64,
+    pub format: Format,
+    pub compression: Compression,
+}
+
+/// Reads `inputs[index]` to the end, handing out batches to `sink`; `sink` returning false stops
+/// early (cancellation) with the summary so far. Raw (on-disk) bytes are added to `bytes_done` as
+/// they are consumed.
+pub fn read_input(
+    inputs: &[Input],
+    index: usize,
+    opts: &ReadOptions,
+    bytes_done: &AtomicU64,
+    sink: &mut dyn FnMut(Batch) -> bool,
+) -> Result<InputSummary, SourceError> {
+    let input = &inputs[index];
+    match &input.path {
+        None => read_reader(
+            io::stdin().lock(),
+            index,
+            &input.name,
+            opts,
+            bytes_done,
+            sink,
+        ),
+        Some(path) => {
+            let file = File::open(path).map_err(|e| match e.kind() {
+                io::ErrorKind::NotFound => SourceError::NotFound { path: path.clone() },
+                _ => io_error(&input.name, e),
+            })?;
+            read_reader(file, index, &input.name, opts, bytes_done, sink)
+        }
+    }
+}
+
+/// Counts raw bytes for progress, and remembers whether the underlying reader failed so that an
+/// I/O error is not mistaken for corrupt compressed data.
+struct Counting<'a, R> {
+    inner: R,
+    done: &'a AtomicU64,
+    failed: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.done.fetch_add(n as u64, Ordering::Relaxed);
+                Ok(n)
+            }
+            Err(e) => {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    self.failed.set(true);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// [`read_input`] over any reader; `name` is used in errors and, when the data is too short for a
+/// magic number, its extension decides the compression.
+pub fn read_reader<R: Read>(
+    reader: R,
+    input: usize,
+    name: &Arc<str>,
+    opts: &ReadOptions,
+    bytes_done: &AtomicU64,
+    sink: &mut dyn FnMut(Batch) -> bool,
+) -> Result<InputSummary, SourceError> {
+    let failed = Rc::new(Cell::new(false));
+    let mut raw = Counting {
+        inner: reader,
+        done: bytes_done,
+        failed: failed.clone(),
+    };
+    let mut head = [0u8; MAGIC_LEN];
+    let mut head_len = 0;
+    while head_len < MAGIC_LEN {
+        match raw.read(&mut head[head_len..]) {
+            Ok(0) => break,
+            Ok(n) => head_len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_error(name, e)),
+        }
+    }
+    let compression = detect(&head[..head_len], Some(name));
+    let classify = |source: io::Error| {
+        if compression == Compression::None || failed.get() {
+            io_error(name, source)
+        } else {
+            SourceError::Decompress {
+                name: name.clone(),
+                compression,
+                source,
+            }
+        }
+    };
+    let src = io::Cursor::new(head).take(head_len as u64).chain(raw);
+    let mut dec = compression::decoder(src, compression).map_err(classify)?;
+
+    let max = opts.max_record_bytes.clamp(1, MAX_LIMIT);
+    let batch_bytes = opts.batch_bytes.clamp(1, MAX_LIMIT);
+    let chunk = batch_bytes.min(READ_CHUNK);
+    let capacity = batch_bytes + chunk;
+
+    let mut summary = InputSummary {
+        compression,
+        ..InputSummary::default()
+    };
+    let mut splitter = Splitter::new(max);
+    let mut data: Vec<u8> = Vec::with_capacity(capacity);
+    // Invariant: `data[i]` is stream offset `base + i` for every unscanned byte and for the bytes
+    // of a pending item that is kept.
+    let mut base = 0u64;
+    let mut scanned = 0usize;
+    let mut items: Vec<ItemRef> = Vec::new();
+    loop {
+        let len = data.len();
+        data.resize(len + chunk, 0);
+        let n = loop {
+            match dec.read(&mut data[len..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(classify(e)),
+            }
+        };
+        data.truncate(len + n);
+        summary.bytes_decompressed += n as u64;
+        let eof = n == 0;
+        // A BOM can only be recognised once its three bytes are in.
+        if !eof && base == 0 && scanned == 0 && data.len() < 3 {
+            continue;
+        }
+        let from = scanned;
+        let began_skip = splitter.scan(&data, from, base, &mut items);
+        scanned = data.len();
+        if eof {
+            splitter.finish(&data, base, &mut items);
+            summary.format = splitter.format();
+            if !items.is_empty() {
+                summary.items += items.len() as u64;
+                sink(Batch { input, data, items });
+            }
+            return Ok(summary);
+        }
+        if splitter.skipping() {
+            // Drop the skipped item's bytes; later reads land right after the kept ones, so
+            // `base` moves to keep the invariant for what comes next.
+            let cut = if began_skip {
+                (splitter.skip_start() - base) as usize
+            } else {
+                from
+            };
+            let end = base + data.len() as u64;
+            data.truncate(cut);
+            base = end - cut as u64;
+            scanned = cut;
+        }
+        if data.len() >= batch_bytes {
+            let keep = splitter
+                .keep_from()
+                .map_or(data.len(), |start| (start - base) as usize);
+            if items.is_empty() {
+                data.drain(..keep);
+            } else {
+                let mut next = Vec::with_capacity(capacity.max(data.len() - keep + chunk));
+                next.extend_from_slice(&data[keep..]);
+                data.truncate(keep);
+                let full = std::mem::replace(&mut data, next);
+                summary.items += items.len() as u64;
+                let batch = Batch {
+                    input,
+                    data: full,
+                    items: std::mem::take(&mut items),
+                };
+                if !sink(batch) {
+                    summary.format = splitter.format();
+                    return Ok(summary);
+                }
+            }
+            base += keep as u64;
+            scanned = data.len();
+        }
+    }
+}
