@@ -6,9 +6,11 @@
 //! stage) → [`report`] (clusters with signals and evidence). [`engine`] holds
 //! the state both doors share; [`scan`] is the offline door.
 
+pub mod commands;
 pub mod detect;
 pub mod engine;
 pub mod features;
 pub mod record;
 pub mod report;
+pub mod scan;
 pub mod source;

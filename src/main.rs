@@ -1,1 +1,103 @@
-fn main() {}
+//! The `distillguard` command line: parses arguments and hands over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use distillguard::commands::{self, OutputFormat, ScanArgs};
+
+#[derive(Parser)]
+#[command(
+    name = "distillguard",
+    version,
+    about = "Finds distillation campaigns in LLM-API request logs",
+    long_about = "Finds distillation campaigns in LLM-API request logs: groups of accounts that \
+                  harvest a model's answers to train another model, with the evidence a reviewer needs."
+)]
+struct Cli {
+    /// More log output on standard error (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Scan log files and report the account clusters that look like distillation campaigns.
+    Scan(Scan),
+}
+
+#[derive(clap::Args)]
+struct Scan {
+    /// Log files or directories (NDJSON or JSON arrays; plain, .gz or .zst); - for standard input.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Write the full JSON report (clusters, evidence, statistics) to this file.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// What to print on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write every rejected record (file, line, reason) to this file as NDJSON.
+    #[arg(long, value_name = "FILE")]
+    rejects: Option<PathBuf>,
+    /// Exit with status 1 when any cluster is flagged.
+    #[arg(long)]
+    fail_on_findings: bool,
+    /// Report clusters scoring at least this (0 to 1).
+    #[arg(long, default_value_t = 0.5, value_parser = score_in_range)]
+    min_score: f64,
+    /// No progress bar.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Parser threads (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Records longer than this many bytes are rejected.
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    max_record_bytes: usize,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// A readable table of the clusters.
+    Table,
+    /// The JSON report.
+    Json,
+}
+
+fn score_in_range(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a score between 0 and 1")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    commands::init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Scan(a) => commands::scan(ScanArgs {
+            paths: a.paths,
+            out: a.out,
+            format: match a.format {
+                Format::Table => OutputFormat::Table,
+                Format::Json => OutputFormat::Json,
+            },
+            rejects: a.rejects,
+            fail_on_findings: a.fail_on_findings,
+            min_score: a.min_score,
+            quiet: a.quiet,
+            threads: a.threads,
+            max_record_bytes: a.max_record_bytes,
+        }),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -69,7 +69,10 @@ impl Population {
             }
             let dom = dominant_templates(a.state);
             for &(slot, key) in &dom {
-                postings.entry((Tie::Template(slot), key)).or_default().push(i);
+                postings
+                    .entry((Tie::Template(slot), key))
+                    .or_default()
+                    .push(i);
             }
             templates.push(dom);
         }

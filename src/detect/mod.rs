@@ -197,8 +197,13 @@ fn shared_values(
             *counts.entry(k).or_default() += 1;
         }
     }
-    let mut templates: Vec<((u8, u64), usize)> = counts.into_iter().filter(|(_, c)| *c >= 2).collect();
-    templates.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.0.cmp(&a.0.0)).then(a.0.1.cmp(&b.0.1)));
+    let mut templates: Vec<((u8, u64), usize)> =
+        counts.into_iter().filter(|(_, c)| *c >= 2).collect();
+    templates.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then(b.0.0.cmp(&a.0.0))
+            .then(a.0.1.cmp(&b.0.1))
+    });
     for ((slot, key), x) in templates.into_iter().take(3) {
         let population = pop.holders(Tie::Template(slot), key);
         out.push(Shared {
@@ -214,7 +219,7 @@ fn shared_values(
 
 /// Shows a template as the words it is made of, taken from an example prompt that has it.
 fn template_display(slot: u8, key: u64, views: &[AccountView<'_>]) -> String {
-    let n = if slot % 2 == 0 { 4 } else { 8 };
+    let n = if slot.is_multiple_of(2) { 4 } else { 8 };
     let prefix = slot < 2;
     for v in views {
         for s in v.state.sample.iter() {
@@ -227,7 +232,11 @@ fn template_display(slot: u8, key: u64, views: &[AccountView<'_>]) -> String {
                 } else {
                     "… ".to_string() + &words[words.len().saturating_sub(n)..].join(" ")
                 };
-                return format!("{}: «{}»", TEMPLATE_KINDS[slot as usize], picked.trim_end_matches('…').trim());
+                return format!(
+                    "{}: «{}»",
+                    TEMPLATE_KINDS[slot as usize],
+                    picked.trim_end_matches('…').trim()
+                );
             }
         }
     }
@@ -258,12 +267,37 @@ fn tie_signals(card: &mut Scorecard, shared: &[Shared], m: usize) {
             );
         }
     };
-    tie("shared_payment", &["payment_fingerprint"], 2.5, "payment method");
+    tie(
+        "shared_payment",
+        &["payment_fingerprint"],
+        2.5,
+        "payment method",
+    );
     tie("shared_network", &["ip", "network"], 2.0, "network address");
-    tie("shared_client", &["tls_fingerprint", "user_agent"], 0.8, "client");
-    tie("shared_email_domain", &["email_domain"], 0.6, "sign-up e-mail domain");
-    tie("shared_system_prompt", &["system_prompt"], 1.5, "system prompt");
-    tie("shared_prompt_templates", &["prompt_template"], 2.5, "prompt template");
+    tie(
+        "shared_client",
+        &["tls_fingerprint", "user_agent"],
+        0.8,
+        "client",
+    );
+    tie(
+        "shared_email_domain",
+        &["email_domain"],
+        0.6,
+        "sign-up e-mail domain",
+    );
+    tie(
+        "shared_system_prompt",
+        &["system_prompt"],
+        1.5,
+        "system prompt",
+    );
+    tie(
+        "shared_prompt_templates",
+        &["prompt_template"],
+        2.5,
+        "prompt template",
+    );
     card.coordination(
         "many_accounts",
         (m as f64).log10() / 2.0,

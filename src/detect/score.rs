@@ -53,14 +53,16 @@ impl Scorecard {
     /// Signals that the accounts are run by one operator.
     pub fn coordination(&mut self, name: &str, strength: f64, weight: f64, detail: String) {
         if strength > 0.0 {
-            self.coordination.push(signal(name, strength, weight, detail));
+            self.coordination
+                .push(signal(name, strength, weight, detail));
         }
     }
 
     /// Signs of legitimate use (negative contributions).
     pub fn legitimacy(&mut self, name: &str, strength: f64, weight: f64, detail: String) {
         if strength > 0.0 {
-            self.legitimacy.push(signal(name, strength, -weight, detail));
+            self.legitimacy
+                .push(signal(name, strength, -weight, detail));
         }
     }
 
@@ -108,7 +110,10 @@ pub fn traffic_signals(card: &mut Scorecard, a: &Aggregate) {
         "rubric_grading",
         g,
         3.0,
-        format!("{} of requests ask the model to grade or rank answers against criteria", pct(g)),
+        format!(
+            "{} of requests ask the model to grade or rank answers against criteria",
+            pct(g)
+        ),
     );
     let t = cue(Cue::Agentic);
     card.extraction(
@@ -130,14 +135,20 @@ pub fn traffic_signals(card: &mut Scorecard, a: &Aggregate) {
             "single_turn",
             (single - 0.5) / 0.5,
             1.5,
-            format!("{} of requests open a new conversation (turn 1)", pct(single)),
+            format!(
+                "{} of requests open a new conversation (turn 1)",
+                pct(single)
+            ),
         );
         let multi = 1.0 - single;
         card.legitimacy(
             "conversational",
             (multi - 0.2) / 0.4,
             2.0,
-            format!("{} of requests continue a conversation, as people do", pct(multi)),
+            format!(
+                "{} of requests continue a conversation, as people do",
+                pct(multi)
+            ),
         );
     }
     let ratio = if a.prompt_tokens > 0 && a.tokens_known >= 10 {
@@ -146,7 +157,11 @@ pub fn traffic_signals(card: &mut Scorecard, a: &Aggregate) {
         0.0
     };
     let high_cap = frac(a.high_max_tokens, a.max_tokens_known.max(1));
-    let long = ((ratio - 2.0) / 6.0).max(if a.max_tokens_known >= 10 { high_cap } else { 0.0 });
+    let long = ((ratio - 2.0) / 6.0).max(if a.max_tokens_known >= 10 {
+        high_cap
+    } else {
+        0.0
+    });
     card.extraction(
         "long_outputs",
         long,
@@ -161,7 +176,11 @@ pub fn traffic_signals(card: &mut Scorecard, a: &Aggregate) {
         let sys = a
             .top_value(crate::features::Attr::SystemPrompt)
             .map_or(0.0, |(_, _, req)| frac(req, a.requests));
-        let params = a.params.values().max().map_or(0.0, |&c| frac(c, a.requests));
+        let params = a
+            .params
+            .values()
+            .max()
+            .map_or(0.0, |&c| frac(c, a.requests));
         let harness = sys.max(params * 0.7);
         card.extraction(
             "fixed_harness",

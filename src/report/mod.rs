@@ -1,6 +1,8 @@
 //! The contract's output: clusters with their signals and evidence, plus the
 //! run's statistics. `scan` writes it and the service serves the same shape.
 
+pub mod table;
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

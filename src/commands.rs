@@ -1,0 +1,98 @@
+//! What each subcommand does once its arguments are parsed: the edge where
+//! library errors become messages and exit codes.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::detect::DetectConfig;
+use crate::report::table;
+use crate::scan::{self, ScanConfig};
+use crate::source::ReadOptions;
+
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+pub struct ScanArgs {
+    pub paths: Vec<PathBuf>,
+    pub out: Option<PathBuf>,
+    pub format: OutputFormat,
+    pub rejects: Option<PathBuf>,
+    pub fail_on_findings: bool,
+    pub min_score: f64,
+    pub quiet: bool,
+    pub threads: usize,
+    pub max_record_bytes: usize,
+}
+
+/// Exit codes: 0 done (found or not), 1 findings with `--fail-on-findings`, 2 usage or I/O error.
+pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    let cfg = ScanConfig {
+        paths: args.paths,
+        read: ReadOptions {
+            max_record_bytes: args.max_record_bytes,
+            ..ReadOptions::default()
+        },
+        detect: DetectConfig {
+            min_score: args.min_score,
+            ..DetectConfig::default()
+        },
+        threads: args.threads,
+        progress: !args.quiet && std::io::stderr().is_terminal(),
+        rejects_out: args.rejects,
+        ..ScanConfig::default()
+    };
+    let outcome = scan::scan(&cfg)?;
+    let report = &outcome.report;
+    if let Some(path) = &args.out {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("{}: cannot create the report", path.display()))?;
+        let mut w = std::io::BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut w, report)
+            .map_err(std::io::Error::from)
+            .and_then(|_| w.write_all(b"\n"))
+            .and_then(|_| w.flush())
+            .with_context(|| format!("{}: cannot write the report", path.display()))?;
+    }
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        OutputFormat::Table => stdout.write_all(table::render(report).as_bytes()),
+        OutputFormat::Json => serde_json::to_writer_pretty(&mut stdout, report)
+            .map_err(std::io::Error::from)
+            .and_then(|_| stdout.write_all(b"\n")),
+    }
+    .context("cannot write to standard output")?;
+    stdout.flush().ok();
+    if !outcome.input_errors.is_empty() {
+        for e in &outcome.input_errors {
+            eprintln!("error: {e}");
+        }
+        anyhow::bail!(
+            "{} input(s) could not be read completely; the report covers the records read before the error",
+            outcome.input_errors.len()
+        );
+    }
+    if args.fail_on_findings && !report.clusters.is_empty() {
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
