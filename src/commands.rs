@@ -2,7 +2,7 @@
 //! library errors become messages and exit codes.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -93,6 +93,17 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     }
     if args.fail_on_findings && !report.clusters.is_empty() {
         return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn eval(labels: &Path, report: &Path, format: OutputFormat) -> anyhow::Result<ExitCode> {
+    let labels = crate::eval::read_labels(labels)?;
+    let report = crate::eval::read_report(report)?;
+    let e = crate::eval::evaluate(&labels, &report);
+    match format {
+        OutputFormat::Table => print!("{}", e.render()),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&e)?),
     }
     Ok(ExitCode::SUCCESS)
 }

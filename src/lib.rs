@@ -9,6 +9,7 @@
 pub mod commands;
 pub mod detect;
 pub mod engine;
+pub mod eval;
 pub mod features;
 pub mod record;
 pub mod report;

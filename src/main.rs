@@ -26,6 +26,21 @@ struct Cli {
 enum Command {
     /// Scan log files and report the account clusters that look like distillation campaigns.
     Scan(Scan),
+    /// Measure a report against the simulator's labels: precision, recall, false positives.
+    Eval(Eval),
+}
+
+#[derive(clap::Args)]
+struct Eval {
+    /// The labels file (account_id,class,kind,campaign), as `simulate` writes it.
+    #[arg(long, value_name = "FILE")]
+    labels: PathBuf,
+    /// A JSON report written by `scan --out`.
+    #[arg(long, value_name = "FILE")]
+    report: PathBuf,
+    /// What to print on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
 }
 
 #[derive(clap::Args)]
@@ -67,6 +82,15 @@ enum Format {
     Json,
 }
 
+impl From<Format> for OutputFormat {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Table => OutputFormat::Table,
+            Format::Json => OutputFormat::Json,
+        }
+    }
+}
+
 fn score_in_range(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
@@ -81,10 +105,7 @@ fn main() -> ExitCode {
         Command::Scan(a) => commands::scan(ScanArgs {
             paths: a.paths,
             out: a.out,
-            format: match a.format {
-                Format::Table => OutputFormat::Table,
-                Format::Json => OutputFormat::Json,
-            },
+            format: a.format.into(),
             rejects: a.rejects,
             fail_on_findings: a.fail_on_findings,
             min_score: a.min_score,
@@ -92,6 +113,7 @@ fn main() -> ExitCode {
             threads: a.threads,
             max_record_bytes: a.max_record_bytes,
         }),
+        Command::Eval(a) => commands::eval(&a.labels, &a.report, a.format.into()),
     };
     match result {
         Ok(code) => code,
