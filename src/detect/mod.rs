@@ -243,61 +243,50 @@ fn template_display(slot: u8, key: u64, views: &[AccountView<'_>]) -> String {
     format!("{} (key {key:016x})", TEMPLATE_KINDS[slot as usize])
 }
 
-/// Signals from what the members share.
+/// Signals from what the members share. Several values of one kind add up
+/// (three cards shared eight ways each tie 24 accounts as surely as one card).
 fn tie_signals(card: &mut Scorecard, shared: &[Shared], m: usize) {
-    let best = |attrs: &[&str]| {
-        shared
+    let mut tie = |name: &str, attrs: &[&str], weight: f64, what: &str, whats: &str| {
+        let mut values: Vec<&Shared> = shared
             .iter()
-            .filter(|s| attrs.contains(&s.attribute.as_str()))
-            .max_by(|a, b| strength(a, m).total_cmp(&strength(b, m)))
-    };
-    let mut tie = |name: &str, attrs: &[&str], weight: f64, what: &str| {
-        if let Some(s) = best(attrs) {
-            card.coordination(
-                name,
-                strength(s, m),
-                weight,
+            .filter(|s| attrs.contains(&s.attribute.as_str()) && strength(s, m) > 0.0)
+            .collect();
+        if values.is_empty() {
+            return;
+        }
+        values.sort_by(|a, b| strength(b, m).total_cmp(&strength(a, m)));
+        let total: f64 = values.iter().map(|s| strength(s, m)).sum();
+        let covered = values.iter().map(|s| s.members).sum::<usize>().min(m);
+        let listed: Vec<String> = values
+            .iter()
+            .take(3)
+            .map(|s| {
                 format!(
-                    "{} of {m} accounts share the {what} {} (held by {} of all accounts; chance among unrelated accounts {})",
-                    s.members,
+                    "{} ({} accounts; {} in all; chance among unrelated accounts {})",
                     s.value,
+                    s.members,
                     s.population,
                     p_text(s.p_value)
-                ),
-            );
-        }
+                )
+            })
+            .collect();
+        let detail = if values.len() == 1 {
+            format!("{covered} of {m} accounts share the {what} {}", listed[0])
+        } else {
+            format!(
+                "{covered} of {m} accounts share {} {whats}: {}",
+                values.len(),
+                listed.join("; ")
+            )
+        };
+        card.coordination(name, total, weight, detail);
     };
-    tie(
-        "shared_payment",
-        &["payment_fingerprint"],
-        2.5,
-        "payment method",
-    );
-    tie("shared_network", &["ip", "network"], 2.0, "network address");
-    tie(
-        "shared_client",
-        &["tls_fingerprint", "user_agent"],
-        0.8,
-        "client",
-    );
-    tie(
-        "shared_email_domain",
-        &["email_domain"],
-        0.6,
-        "sign-up e-mail domain",
-    );
-    tie(
-        "shared_system_prompt",
-        &["system_prompt"],
-        1.5,
-        "system prompt",
-    );
-    tie(
-        "shared_prompt_templates",
-        &["prompt_template"],
-        2.5,
-        "prompt template",
-    );
+    tie("shared_payment", &["payment_fingerprint"], 2.5, "payment method", "payment methods");
+    tie("shared_network", &["ip", "network"], 2.0, "network address", "network addresses");
+    tie("shared_client", &["tls_fingerprint", "user_agent"], 0.8, "client", "clients");
+    tie("shared_email_domain", &["email_domain"], 0.6, "sign-up e-mail domain", "sign-up e-mail domains");
+    tie("shared_system_prompt", &["system_prompt"], 1.5, "system prompt", "system prompts");
+    tie("shared_prompt_templates", &["prompt_template"], 2.5, "prompt template", "prompt templates");
     card.coordination(
         "many_accounts",
         (m as f64).log10() / 2.0,
