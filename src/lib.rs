@@ -1,1 +1,2 @@
 //! distillguard: finds distillation campaigns in LLM-API request logs.
+pub mod sim;
