@@ -14,4 +14,5 @@ pub mod features;
 pub mod record;
 pub mod report;
 pub mod scan;
+pub mod sim;
 pub mod source;
