@@ -107,3 +107,24 @@ pub fn eval(labels: &Path, report: &Path, format: OutputFormat) -> anyhow::Resul
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub fn simulate(cfg: &crate::sim::SimConfig, out: &Path) -> anyhow::Result<ExitCode> {
+    let s = crate::sim::generate(cfg, out)?;
+    println!(
+        "{} records ({} duplicates), {} accounts ({} in campaigns, {} campaign records)",
+        s.records, s.duplicate_records, s.accounts, s.campaign_accounts, s.campaign_records
+    );
+    for c in &s.classes {
+        println!(
+            "  {:<14} {:<8} {:>6} accounts {:>8} records",
+            c.class, c.kind, c.accounts, c.records
+        );
+    }
+    println!(
+        "wrote {}, {} and {}",
+        s.logs_path.display(),
+        s.labels_path.display(),
+        s.campaigns_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

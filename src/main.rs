@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use distillguard::commands::{self, OutputFormat, ScanArgs};
+use distillguard::sim::SimConfig;
 
 #[derive(Parser)]
 #[command(
@@ -28,6 +29,42 @@ enum Command {
     Scan(Scan),
     /// Measure a report against the simulator's labels: precision, recall, false positives.
     Eval(Eval),
+    /// Write labelled simulated traffic: logs.ndjson.gz, labels.csv and campaigns.json.
+    Simulate(Simulate),
+}
+
+#[derive(clap::Args)]
+struct Simulate {
+    /// Random seed; the same seed and options give byte-identical output.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Directory to write into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// `sample`: ~250 accounts, one campaign, two days; `standard`: ~4,000 accounts, every class, a week.
+    #[arg(long, value_enum, default_value_t = SimPreset::Standard)]
+    preset: SimPreset,
+    /// Multiplies the number of accounts.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Days of traffic (default: 2 for sample, 7 for standard).
+    #[arg(long)]
+    days: Option<u32>,
+    /// Prompt corpora to replay (default: ../shared/corpora when it exists, for standard).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_corpora")]
+    corpora: Option<PathBuf>,
+    /// Use only the built-in text generators.
+    #[arg(long)]
+    no_corpora: bool,
+    /// Jitter class parameters (0 = defaults), to test detection away from one parameter set.
+    #[arg(long, default_value_t = 0.0)]
+    variation: f64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SimPreset {
+    Sample,
+    Standard,
 }
 
 #[derive(clap::Args)]
@@ -114,6 +151,23 @@ fn main() -> ExitCode {
             max_record_bytes: a.max_record_bytes,
         }),
         Command::Eval(a) => commands::eval(&a.labels, &a.report, a.format.into()),
+        Command::Simulate(a) => {
+            let mut cfg = match a.preset {
+                SimPreset::Sample => SimConfig::sample(a.seed),
+                SimPreset::Standard => SimConfig::standard(a.seed),
+            };
+            cfg.scale = a.scale;
+            cfg.variation = a.variation;
+            if let Some(d) = a.days {
+                cfg.days = d;
+            }
+            if a.no_corpora {
+                cfg.corpora_dir = None;
+            } else if a.corpora.is_some() {
+                cfg.corpora_dir = a.corpora;
+            }
+            commands::simulate(&cfg, &a.out)
+        }
     };
     match result {
         Ok(code) => code,

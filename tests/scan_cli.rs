@@ -302,3 +302,30 @@ fn the_report_file_matches_standard_output() {
         written["stats"]["records_read"]
     );
 }
+
+#[test]
+fn the_sample_is_what_the_simulator_makes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "simulate",
+        "--preset",
+        "sample",
+        "--seed",
+        "7",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made = std::fs::read(dir.path().join("logs.ndjson.gz")).unwrap();
+    let labels = std::fs::read(dir.path().join("labels.csv")).unwrap();
+    assert!(
+        made == std::fs::read(fixture("sample.ndjson.gz")).unwrap()
+            && labels == std::fs::read(fixture("sample-labels.csv")).unwrap(),
+        "the simulator changed: regenerate the fixtures as fixtures/README.md says"
+    );
+}

@@ -281,12 +281,48 @@ fn tie_signals(card: &mut Scorecard, shared: &[Shared], m: usize) {
         };
         card.coordination(name, total, weight, detail);
     };
-    tie("shared_payment", &["payment_fingerprint"], 2.5, "payment method", "payment methods");
-    tie("shared_network", &["ip", "network"], 2.0, "network address", "network addresses");
-    tie("shared_client", &["tls_fingerprint", "user_agent"], 0.8, "client", "clients");
-    tie("shared_email_domain", &["email_domain"], 0.6, "sign-up e-mail domain", "sign-up e-mail domains");
-    tie("shared_system_prompt", &["system_prompt"], 1.5, "system prompt", "system prompts");
-    tie("shared_prompt_templates", &["prompt_template"], 2.5, "prompt template", "prompt templates");
+    tie(
+        "shared_payment",
+        &["payment_fingerprint"],
+        2.5,
+        "payment method",
+        "payment methods",
+    );
+    tie(
+        "shared_network",
+        &["ip", "network"],
+        2.0,
+        "network address",
+        "network addresses",
+    );
+    tie(
+        "shared_client",
+        &["tls_fingerprint", "user_agent"],
+        0.8,
+        "client",
+        "clients",
+    );
+    tie(
+        "shared_email_domain",
+        &["email_domain"],
+        0.6,
+        "sign-up e-mail domain",
+        "sign-up e-mail domains",
+    );
+    tie(
+        "shared_system_prompt",
+        &["system_prompt"],
+        1.5,
+        "system prompt",
+        "system prompts",
+    );
+    tie(
+        "shared_prompt_templates",
+        &["prompt_template"],
+        2.5,
+        "prompt template",
+        "prompt templates",
+    );
     card.coordination(
         "many_accounts",
         (m as f64).log10() / 2.0,

@@ -3,8 +3,9 @@
 //! The score is `sigmoid(BIAS + sum of contributions)`. Every contribution is
 //! a signal's strength (0..1) times its weight, so a reviewer can see exactly
 //! what moved the score. Ties between accounts (coordination) count in
-//! proportion to how extraction-like the traffic is: shared infrastructure
-//! alone is what companies look like.
+//! proportion to how extraction-like the content of the traffic is: shared
+//! infrastructure, one gateway and one system prompt are what companies look
+//! like too, so they cannot unlock the ties on their own.
 
 use crate::features::Cue;
 use crate::report::Signal;
@@ -13,13 +14,14 @@ use super::aggregate::{Aggregate, frac};
 
 /// Log-odds before any evidence: a group is presumed legitimate.
 pub const BIAS: f64 = -6.0;
-/// Extraction points at which ties count in full.
+/// Content points at which ties count in full.
 const FULL_COORDINATION_AT: f64 = 4.0;
 const MIN_COORDINATION_FACTOR: f64 = 0.25;
 
 #[derive(Default)]
 pub struct Scorecard {
     extraction: Vec<Signal>,
+    automation: Vec<Signal>,
     coordination: Vec<Signal>,
     legitimacy: Vec<Signal>,
 }
@@ -43,10 +45,17 @@ pub fn pct(x: f64) -> String {
 }
 
 impl Scorecard {
-    /// Signals that the traffic harvests training data.
+    /// Signals that the content of the traffic harvests training data.
     pub fn extraction(&mut self, name: &str, strength: f64, weight: f64, detail: String) {
         if strength > 0.0 {
             self.extraction.push(signal(name, strength, weight, detail));
+        }
+    }
+
+    /// Signals that the traffic is sent by a machine rather than people.
+    pub fn automation(&mut self, name: &str, strength: f64, weight: f64, detail: String) {
+        if strength > 0.0 {
+            self.automation.push(signal(name, strength, weight, detail));
         }
     }
 
@@ -74,13 +83,14 @@ impl Scorecard {
             for s in &mut self.coordination {
                 s.contribution = round3(s.contribution * factor);
                 s.detail = format!(
-                    "{} (counted at {} because the traffic is only partly extraction-like)",
+                    "{} (counted at {} because the requests are only partly extraction-like)",
                     s.detail,
                     pct(factor)
                 );
             }
         }
         let mut signals = self.extraction;
+        signals.append(&mut self.automation);
         signals.append(&mut self.coordination);
         signals.append(&mut self.legitimacy);
         let logit = BIAS + signals.iter().map(|s| s.contribution).sum::<f64>();
@@ -182,7 +192,7 @@ pub fn traffic_signals(card: &mut Scorecard, a: &Aggregate) {
             .max()
             .map_or(0.0, |&c| frac(c, a.requests));
         let harness = sys.max(params * 0.7);
-        card.extraction(
+        card.automation(
             "fixed_harness",
             (harness - 0.5) / 0.4,
             1.5,
@@ -197,7 +207,7 @@ pub fn traffic_signals(card: &mut Scorecard, a: &Aggregate) {
     if span >= 12.0 {
         let span_slots = (span.ceil() + 1.0).min(256.0);
         let coverage = f64::from(a.active_hour_count()) / span_slots;
-        card.extraction(
+        card.automation(
             "around_the_clock",
             (coverage - 0.5) / 0.4,
             1.0,
@@ -210,7 +220,7 @@ pub fn traffic_signals(card: &mut Scorecard, a: &Aggregate) {
     }
     if a.created_known > 0 {
         let fresh = a.fresh as f64 / a.created_known as f64;
-        card.extraction(
+        card.automation(
             "fresh_accounts",
             fresh,
             0.8,
@@ -222,7 +232,7 @@ pub fn traffic_signals(card: &mut Scorecard, a: &Aggregate) {
     }
     if a.status_known >= 20 {
         let limited = frac(a.rate_limited, a.status_known);
-        card.extraction(
+        card.automation(
             "rate_limited",
             limited / 0.1,
             0.5,
