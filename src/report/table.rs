@@ -56,6 +56,14 @@ fn strongest(c: &Cluster, n: usize) -> String {
         .join(", ")
 }
 
+/// At most `n` characters; the JSON report has the rest.
+fn clip(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
 pub fn render(report: &Report) -> String {
     let st = &report.stats;
     let mut out = String::new();
@@ -70,7 +78,7 @@ pub fn render(report: &Report) -> String {
     };
     let _ = writeln!(
         out,
-        "{} records from {} input{} ({} rejected, {} duplicates) · {} accounts · {} · {:.1} s",
+        "{} records from {} input{} ({} rejected, {} duplicates) · {} accounts · {} · {}",
         thousands(st.records_read),
         st.inputs,
         if st.inputs == 1 { "" } else { "s" },
@@ -78,7 +86,11 @@ pub fn render(report: &Report) -> String {
         thousands(st.duplicates),
         thousands(st.accounts),
         span,
-        st.duration_ms as f64 / 1000.0
+        if st.duration_ms < 1000 {
+            format!("{} ms", st.duration_ms)
+        } else {
+            format!("{:.1} s", st.duration_ms as f64 / 1000.0)
+        }
     );
     let n = report.clusters.len();
     let _ = writeln!(
@@ -114,7 +126,7 @@ pub fn render(report: &Report) -> String {
         for c in report.clusters.iter().take(5) {
             let _ = writeln!(out, "  {} ({} accounts)", c.id, c.size);
             for s in c.signals.iter().take(5) {
-                let _ = writeln!(out, "    {:+.1}  {}", s.contribution, s.detail);
+                let _ = writeln!(out, "    {:+.1}  {}", s.contribution, clip(&s.detail, 170));
             }
         }
         if n > 5 {
