@@ -28,6 +28,9 @@ pub struct Aggregate {
     /// Members whose creation time is known, and those first used within two days of it.
     pub created_known: usize,
     pub fresh: usize,
+    /// Members with 10+ requests, and those sending from a different address on most of them.
+    pub ip_known: usize,
+    pub rotating: usize,
     /// Per attribute: value hash -> summed request count over members (sampled values only).
     pub values: Vec<HashMap<u64, (usize, u64)>>,
     pub params: HashMap<u64, u64>,
@@ -76,6 +79,13 @@ impl Aggregate {
         if let Some(created) = s.created_ms {
             self.created_known += 1;
             self.fresh += usize::from(s.first_ms - created <= FRESH_MS);
+        }
+        let ips = &s.attrs[Attr::Ip as usize];
+        if s.requests >= 10 && !ips.is_empty() {
+            self.ip_known += 1;
+            let distinct = ips.distinct();
+            self.rotating +=
+                usize::from(distinct >= 5.0 && distinct >= 0.3 * f64::from(s.requests));
         }
         for attr in ATTRS {
             let map = &mut self.values[attr as usize];

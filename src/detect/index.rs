@@ -16,6 +16,10 @@ pub enum Tie {
     /// A prompt template (a prefix or suffix key) that dominates an account's prompts;
     /// the slot says which of the four keys (see `features::text::TEMPLATE_KINDS`).
     Template(u8),
+    /// A prefix or suffix key that recurs in at least two of an account's sampled
+    /// prompts: phrasing the account reuses around different content, such as a
+    /// set of paraphrased wrappers rotated across accounts.
+    Phrase(u8),
 }
 
 /// Attributes that can tie accounts together. Country and model are too
@@ -67,6 +71,12 @@ impl Population {
                     postings.entry((Tie::Attr(attr), h)).or_default().push(i);
                 }
             }
+            for (slot, key) in recurring_phrases(a.state) {
+                postings
+                    .entry((Tie::Phrase(slot), key))
+                    .or_default()
+                    .push(i);
+            }
             let dom = dominant_templates(a.state);
             for &(slot, key) in &dom {
                 postings
@@ -89,13 +99,33 @@ impl Population {
     }
 }
 
-/// Template keys that recur in at least 40 % of an account's sampled prompts (and at least 3).
+/// Template keys that recur in at least 40 % (and 3) of an account's sampled prompts.
 pub fn dominant_templates(state: &AccountState) -> Vec<(u8, u64)> {
     let n = state.sample.len();
     if n < 3 {
         return Vec::new();
     }
-    let need = 3.max((n * 2).div_ceil(5));
+    keys_seen_at_least(state, 3.max((n * 2).div_ceil(5)))
+}
+
+/// Keys that recur in at least two of an account's prompts: those of its sampled
+/// prompts, and the 4-word prefix and suffix keys it keeps with their counts.
+pub fn recurring_phrases(state: &AccountState) -> Vec<(u8, u64)> {
+    let mut out = keys_seen_at_least(state, 2);
+    for (end, slot) in [(0usize, 0u8), (1, 2)] {
+        out.extend(
+            state.phrases[end]
+                .iter()
+                .filter(|&(_, count)| count >= 2)
+                .map(|(k, _)| (slot, k)),
+        );
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn keys_seen_at_least(state: &AccountState, need: usize) -> Vec<(u8, u64)> {
     let mut counts: HashMap<(u8, u64), usize> = HashMap::new();
     for s in state.sample.iter() {
         for (slot, &k) in s.keys.iter().enumerate() {
@@ -109,6 +139,6 @@ pub fn dominant_templates(state: &AccountState) -> Vec<(u8, u64)> {
         .filter(|&(_, c)| c >= need)
         .map(|(k, _)| k)
         .collect();
-    out.sort();
+    out.sort_unstable();
     out
 }

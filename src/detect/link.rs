@@ -37,6 +37,8 @@ pub fn group_and_weight(tie: Tie) -> Option<(Group, f64)> {
         Tie::Attr(Attr::EmailDomain) => (Group::Email, 0.8),
         Tie::Attr(Attr::SystemPrompt) => (Group::Content, 2.0),
         Tie::Template(_) => (Group::Content, 3.0),
+        // Per shared phrase; these add up (see `PHRASE_CAP`).
+        Tie::Phrase(_) => (Group::Content, 1.0),
         Tie::Attr(Attr::Org) => (Group::Org, 3.0),
         Tie::Attr(_) => return None,
     })
@@ -64,9 +66,35 @@ const MAX_HOLDER_SHARE: f64 = 0.25;
 pub const TIE_THRESHOLD: f64 = 2.0;
 const SINGLE_GROUP_THRESHOLD: f64 = 1.5;
 
+/// Shared phrases and prompts add up, to at most this much content evidence:
+/// one shared phrase is a coincidence, a handful is a shared script. Only rare
+/// ones count (specificity of at least 0.5: held by at most √N accounts), and
+/// only when a pair shares several.
+const PHRASE_CAP: f32 = 3.0;
+const MIN_PHRASE_SPECIFICITY: f64 = 0.5;
+const MIN_SHARED_PHRASES: u16 = 2;
+
+/// Evidence for one pair: the strongest tie of each group, plus the sum of shared phrases.
+#[derive(Default, Clone, Copy)]
+struct PairEvidence {
+    groups: [f32; GROUPS],
+    phrases: f32,
+    phrase_count: u16,
+}
+
+impl PairEvidence {
+    fn finish(mut self) -> [f32; GROUPS] {
+        if self.phrase_count >= MIN_SHARED_PHRASES {
+            let c = Group::Content as usize;
+            self.groups[c] = self.groups[c].max(self.phrases.min(PHRASE_CAP));
+        }
+        self.groups
+    }
+}
+
 /// Pairs of accounts that are tied, from the population's posting lists.
 pub fn tied_pairs(pop: &Population) -> Vec<(u32, u32)> {
-    let mut evidence: HashMap<(u32, u32), [f32; GROUPS]> = HashMap::new();
+    let mut evidence: HashMap<(u32, u32), PairEvidence> = HashMap::new();
     let mut keys: Vec<_> = pop.postings.keys().copied().collect();
     keys.sort_unstable();
     for key in keys {
@@ -77,11 +105,22 @@ pub fn tied_pairs(pop: &Population) -> Vec<(u32, u32)> {
         if members.len() < 2 || members.len() as f64 > MAX_HOLDER_SHARE * pop.size as f64 {
             continue;
         }
-        let e = (weight * specificity(members.len(), pop.size)) as f32;
+        let spec = specificity(members.len(), pop.size);
+        let e = (weight * spec) as f32;
+        let additive = matches!(key.0, Tie::Phrase(_));
+        if additive && spec < MIN_PHRASE_SPECIFICITY {
+            continue;
+        }
         let mut add = |a: u32, b: u32| {
             let pair = if a < b { (a, b) } else { (b, a) };
-            let slot = &mut evidence.entry(pair).or_default()[group as usize];
-            *slot = slot.max(e);
+            let ev = evidence.entry(pair).or_default();
+            if additive {
+                ev.phrases += e;
+                ev.phrase_count += 1;
+            } else {
+                let slot = &mut ev.groups[group as usize];
+                *slot = slot.max(e);
+            }
         };
         let n = members.len();
         if n <= FULL_PAIRS_UP_TO {
@@ -100,7 +139,7 @@ pub fn tied_pairs(pop: &Population) -> Vec<(u32, u32)> {
     }
     let mut tied: Vec<(u32, u32)> = evidence
         .into_iter()
-        .filter(|(_, g)| is_tie(g))
+        .filter(|(_, ev)| is_tie(&ev.finish()))
         .map(|(p, _)| p)
         .collect();
     tied.sort_unstable();

@@ -190,6 +190,26 @@ fn shared_values(
             });
         }
     }
+    // Phrases: keys of sampled prompts shared between members (paraphrased wrappers).
+    let mut phrases: std::collections::HashMap<(u8, u64), usize> = Default::default();
+    for v in views {
+        for k in index::recurring_phrases(v.state) {
+            *phrases.entry(k).or_default() += 1;
+        }
+    }
+    let mut phrases: Vec<((u8, u64), usize)> =
+        phrases.into_iter().filter(|(_, c)| *c >= 2).collect();
+    phrases.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    for ((slot, key), x) in phrases.into_iter().take(5) {
+        let population = pop.holders(Tie::Phrase(slot), key);
+        out.push(Shared {
+            attribute: "prompt_phrase".to_string(),
+            value: template_display(slot, key, views),
+            members: x,
+            population,
+            p_value: improbability(x, m, population.saturating_sub(x), rest),
+        });
+    }
     // Templates: counted from the members' dominant keys.
     let mut counts: std::collections::HashMap<(u8, u64), usize> = Default::default();
     for &i in members {
@@ -246,7 +266,22 @@ fn template_display(slot: u8, key: u64, views: &[AccountView<'_>]) -> String {
 /// Signals from what the members share. Several values of one kind add up
 /// (three cards shared eight ways each tie 24 accounts as surely as one card).
 fn tie_signals(card: &mut Scorecard, shared: &[Shared], m: usize) {
+    let group_strength = |attrs: &[&str]| -> f64 {
+        shared
+            .iter()
+            .filter(|s| attrs.contains(&s.attribute.as_str()))
+            .map(|s| strength(s, m))
+            .sum()
+    };
+    // Public evaluation harnesses put the same words around their prompts for
+    // unrelated users; templates weigh in full only beside shared billing or network.
+    let infrastructure = group_strength(&["payment_fingerprint", "ip", "network"]) >= 0.3;
     let mut tie = |name: &str, attrs: &[&str], weight: f64, what: &str, whats: &str| {
+        let note = if name == "shared_prompt_templates" && !infrastructure {
+            " (counted lower: no shared billing or network behind it, and public harnesses share templates too)"
+        } else {
+            ""
+        };
         let mut values: Vec<&Shared> = shared
             .iter()
             .filter(|s| attrs.contains(&s.attribute.as_str()) && strength(s, m) > 0.0)
@@ -271,10 +306,13 @@ fn tie_signals(card: &mut Scorecard, shared: &[Shared], m: usize) {
             })
             .collect();
         let detail = if values.len() == 1 {
-            format!("{covered} of {m} accounts share the {what} {}", listed[0])
+            format!(
+                "{covered} of {m} accounts share the {what} {}{note}",
+                listed[0]
+            )
         } else {
             format!(
-                "{covered} of {m} accounts share {} {whats}: {}",
+                "{covered} of {m} accounts share {} {whats}: {}{note}",
                 values.len(),
                 listed.join("; ")
             )
@@ -316,12 +354,13 @@ fn tie_signals(card: &mut Scorecard, shared: &[Shared], m: usize) {
         "system prompt",
         "system prompts",
     );
+    // A template and the phrases it is made of are one piece of evidence.
     tie(
         "shared_prompt_templates",
-        &["prompt_template"],
-        2.5,
+        &["prompt_template", "prompt_phrase"],
+        if infrastructure { 2.5 } else { 1.5 },
         "prompt template",
-        "prompt templates",
+        "prompt templates or phrasings",
     );
     card.coordination(
         "many_accounts",

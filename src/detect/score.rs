@@ -230,6 +230,18 @@ pub fn traffic_signals(card: &mut Scorecard, a: &Aggregate) {
             ),
         );
     }
+    if a.ip_known > 0 {
+        let share = a.rotating as f64 / a.ip_known as f64;
+        card.automation(
+            "rotating_addresses",
+            share,
+            1.0,
+            format!(
+                "{} of {} accounts send from a different IP address on most requests (rotating proxies)",
+                a.rotating, a.ip_known
+            ),
+        );
+    }
     if a.status_known >= 20 {
         let limited = frac(a.rate_limited, a.status_known);
         card.automation(

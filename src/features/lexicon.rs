@@ -56,6 +56,13 @@ const REASONING: &[&str] = &[
     "derive the answer",
     "explain how you arrived",
     "show the derivation",
+    "thought process",
+    "your thinking",
+    "each step",
+    "every step",
+    "work through",
+    "reasoning",
+    "one step at a time",
 ];
 
 const RUBRIC: &[&str] = &[

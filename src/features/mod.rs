@@ -27,6 +27,8 @@ pub const PROMPT_SAMPLE: usize = 16;
 /// Sampled prompts whose text is kept as evidence.
 pub const EXAMPLES: usize = 3;
 const EXAMPLE_CHARS: usize = 240;
+/// Distinct 4-word prefix and suffix keys kept per account, with their counts.
+pub const PHRASES_PER_END: usize = 12;
 /// `max_tokens` at or above this counts as a high output cap.
 pub const HIGH_MAX_TOKENS: u64 = 4000;
 
@@ -129,6 +131,10 @@ pub struct AccountState {
     pub attrs: [TopValues<VALUES_PER_ATTR>; ATTRS.len()],
     pub params: TopValues<VALUES_PER_ATTR>,
     pub sample: BottomK<SampledPrompt, PROMPT_SAMPLE>,
+    /// The 4-word prefix (index 0) and suffix (index 1) keys with the smallest
+    /// hashes, counted over all prompts. Accounts that wrap content in the same
+    /// phrases keep the same keys here (coordinated sampling), with counts above 1.
+    pub phrases: [TopValues<PHRASES_PER_END>; 2],
 }
 
 impl Default for AccountState {
@@ -155,6 +161,7 @@ impl Default for AccountState {
             attrs: Default::default(),
             params: Default::default(),
             sample: Default::default(),
+            phrases: Default::default(),
         }
     }
 }
@@ -178,6 +185,11 @@ impl AccountState {
         if let Some(p) = &obs.prompt {
             self.prompts += 1;
             cues |= p.cues;
+            for (end, slot) in [(0, 0), (1, 2)] {
+                if p.keys[slot] != 0 {
+                    self.phrases[end].add(p.keys[slot]);
+                }
+            }
             let position = self.sample.keys().take_while(|k| *k < p.hash).count();
             let admitted = self.sample.offer(p.hash, || SampledPrompt {
                 keys: p.keys,

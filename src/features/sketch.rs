@@ -132,6 +132,11 @@ impl<T, const K: usize> BottomK<T, K> {
         self.items.iter_mut().skip(start).map(|(_, t)| t)
     }
 
+    /// (key, item) pairs, smallest key first.
+    pub fn entries(&self) -> impl Iterator<Item = (u64, &T)> + '_ {
+        self.items.iter().map(|(k, t)| (*k, t))
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = u64> + '_ {
         self.items.iter().map(|(k, _)| *k)
     }
