@@ -3,12 +3,14 @@
 //! 1. [`index`]: inverted indexes of who holds which value (the only source of candidate pairs).
 //! 2. [`link`]: pair evidence weighted by how unlikely the sharing is; strong pairs tie.
 //! 3. Tied accounts form groups (union-find); every other account stands alone.
+//!    [`split`] separates what content alone chained onto an operator's group.
 //! 4. [`score`]: each group is scored on its traffic and its ties, and explained.
 
 pub mod aggregate;
 pub mod index;
 pub mod link;
 pub mod score;
+pub mod split;
 
 use statrs::distribution::{Binomial, DiscreteCDF};
 use xxhash_rust::xxh3::xxh3_64;
@@ -48,13 +50,16 @@ impl Default for DetectConfig {
 pub fn detect(accounts: &[AccountView<'_>], dict: &Dictionary, cfg: &DetectConfig) -> Vec<Cluster> {
     debug_assert!(accounts.windows(2).all(|w| w[0].id < w[1].id));
     let pop = Population::build(accounts);
+    let pairs = link::tied_pairs(&pop);
     let mut uf = link::UnionFind::new(accounts.len());
-    for (a, b) in link::tied_pairs(&pop) {
+    for &(a, b) in &pairs {
         uf.union(a, b);
     }
+    let splitter = split::Splitter::new(accounts, &pop, &pairs);
     let mut clusters: Vec<Cluster> = uf
         .groups()
         .into_iter()
+        .flat_map(|g| splitter.split(g))
         .filter_map(|g| score_group(&g, accounts, &pop, dict, cfg))
         .collect();
     clusters.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
