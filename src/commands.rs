@@ -97,13 +97,57 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn eval(labels: &Path, report: &Path, format: OutputFormat) -> anyhow::Result<ExitCode> {
-    let labels = crate::eval::read_labels(labels)?;
-    let report = crate::eval::read_report(report)?;
-    let e = crate::eval::evaluate(&labels, &report);
-    match format {
-        OutputFormat::Table => print!("{}", e.render()),
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&e)?),
+pub struct EvalArgs {
+    pub labels: PathBuf,
+    pub report: Option<PathBuf>,
+    /// Logs to replay for time to detection; none skips the replay.
+    pub logs: Vec<PathBuf>,
+    pub step_minutes: u32,
+    pub format: OutputFormat,
+}
+
+pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
+    let labels = crate::eval::read_labels(&args.labels)?;
+    let quality = match &args.report {
+        Some(path) => Some(crate::eval::evaluate(
+            &labels,
+            &crate::eval::read_report(path)?,
+        )),
+        None => None,
+    };
+    let timeline = if args.logs.is_empty() {
+        None
+    } else {
+        Some(
+            crate::eval::timeline::replay(
+                &args.logs,
+                &labels,
+                &DetectConfig::default(),
+                args.step_minutes,
+            )
+            .context("replaying the logs")?,
+        )
+    };
+    match args.format {
+        OutputFormat::Table => {
+            if let Some(q) = &quality {
+                print!("{}", q.render());
+            }
+            if let Some(t) = &timeline {
+                print!("{}", t.render());
+            }
+        }
+        OutputFormat::Json => {
+            // The evaluation's own fields stay at the top level, as without a replay.
+            let mut out = serde_json::to_value(&quality)?;
+            if let Some(t) = &timeline {
+                if !out.is_object() {
+                    out = serde_json::json!({});
+                }
+                out["time_to_detection"] = serde_json::to_value(t)?;
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -88,6 +88,10 @@ impl Engine {
         detect::detect(&views, &self.dict, cfg)
     }
 
+    pub fn has_account(&self, id: &str) -> bool {
+        self.accounts.contains_key(id)
+    }
+
     pub fn accounts(&self) -> usize {
         self.accounts.len()
     }

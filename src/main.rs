@@ -73,8 +73,14 @@ struct Eval {
     #[arg(long, value_name = "FILE")]
     labels: PathBuf,
     /// A JSON report written by `scan --out`.
-    #[arg(long, value_name = "FILE")]
-    report: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "logs")]
+    report: Option<PathBuf>,
+    /// Replay these logs in time order and report how soon each campaign is first flagged.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    logs: Vec<PathBuf>,
+    /// Log time between detection runs in the replay.
+    #[arg(long, value_name = "MINUTES", default_value_t = 60)]
+    step_minutes: u32,
     /// What to print on standard output.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -150,7 +156,13 @@ fn main() -> ExitCode {
             threads: a.threads,
             max_record_bytes: a.max_record_bytes,
         }),
-        Command::Eval(a) => commands::eval(&a.labels, &a.report, a.format.into()),
+        Command::Eval(a) => commands::eval(commands::EvalArgs {
+            labels: a.labels,
+            report: a.report,
+            logs: a.logs,
+            step_minutes: a.step_minutes,
+            format: a.format.into(),
+        }),
         Command::Simulate(a) => {
             let mut cfg = match a.preset {
                 SimPreset::Sample => SimConfig::sample(a.seed),

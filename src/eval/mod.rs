@@ -1,6 +1,8 @@
 //! Detection quality against labelled traffic: precision, recall, false-positive
 //! rate, the flagged rate of every class, and how many clusters each campaign
-//! was split into.
+//! was split into; [`timeline`] adds how soon each campaign is flagged.
+
+pub mod timeline;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
