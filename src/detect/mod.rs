@@ -106,6 +106,21 @@ fn score_group(
             if m == 1 { 1.0 } else { 2.0 },
             format!("all accounts belong to organisation{value}, a sign of legitimate shared use"),
         );
+        // A company signs its staff up with its own domain; only they hold it.
+        if m > 1
+            && let Some((h, holders, _)) = agg.top_value(Attr::EmailDomain)
+            && holders == m
+            && pop.holders(Tie::Attr(Attr::EmailDomain), h) == m
+        {
+            card.legitimacy(
+                "own_email_domain",
+                1.0,
+                1.0,
+                format!(
+                    "all {m} accounts of the organisation signed up with one e-mail domain that no other account uses"
+                ),
+            );
+        }
     }
     let (score, signals) = card.finish();
     if score < cfg.min_score {

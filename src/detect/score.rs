@@ -232,9 +232,11 @@ pub fn traffic_signals(card: &mut Scorecard, a: &Aggregate) {
     }
     if a.ip_known > 0 {
         let share = a.rotating as f64 / a.ip_known as f64;
+        // One account seen rotating is weak evidence for a group: discount by how many were seen.
+        let confidence = a.ip_known as f64 / (a.ip_known as f64 + 1.0);
         card.automation(
             "rotating_addresses",
-            share,
+            share * confidence,
             1.0,
             format!(
                 "{} of {} accounts send from a different IP address on most requests (rotating proxies)",

@@ -37,6 +37,11 @@ fn label(name: &str) -> &str {
         "shared_system_prompt" => "same system prompt",
         "shared_prompt_templates" => "shared prompt template",
         "many_accounts" => "many accounts",
+        "rotating_addresses" => "rotating addresses",
+        "conversational" => "conversational",
+        "acts_alone" => "acts alone",
+        "single_organisation" => "one organisation",
+        "own_email_domain" => "own e-mail domain",
         other => other,
     }
 }
