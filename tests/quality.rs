@@ -41,6 +41,23 @@ fn a_varied_week_meets_the_targets() {
     for c in &e.campaigns {
         assert!(c.clusters <= 2, "{} split {context}", c.campaign);
     }
+    // The timing signals explain the styles they were built for.
+    let signals_of = |class: &str| -> Vec<String> {
+        let member = labels
+            .iter()
+            .find(|(_, l)| l.class == class)
+            .map(|(a, _)| a.clone())
+            .unwrap();
+        let cluster = outcome
+            .report
+            .clusters
+            .iter()
+            .find(|c| c.accounts.contains(&member))
+            .unwrap_or_else(|| panic!("{class} not flagged"));
+        cluster.signals.iter().map(|s| s.name.clone()).collect()
+    };
+    assert!(signals_of("ban_wave").contains(&"succession".to_string()));
+    assert!(signals_of("hydra").contains(&"signup_burst".to_string()));
     let styles: Vec<&str> = e.campaigns.iter().map(|c| c.campaign.as_str()).collect();
     assert_eq!(styles.len(), 5, "{styles:?}");
 

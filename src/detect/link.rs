@@ -59,6 +59,10 @@ pub fn specificity(holders: usize, population: usize) -> f64 {
 /// connected at linear cost.
 const FULL_PAIRS_UP_TO: usize = 64;
 const WINDOW: usize = 8;
+/// Specificity is measured against at least this many accounts: in a small
+/// or young population (the first hours of a stream) a value shared by a
+/// hundred accounts is no less telling than in a large one.
+const MIN_REFERENCE_POPULATION: usize = 2000;
 /// Values held by more than this share of accounts tell nothing about anyone.
 const MAX_HOLDER_SHARE: f64 = 0.25;
 
@@ -105,7 +109,7 @@ pub fn tied_pairs(pop: &Population) -> Vec<(u32, u32)> {
         if members.len() < 2 || members.len() as f64 > MAX_HOLDER_SHARE * pop.size as f64 {
             continue;
         }
-        let spec = specificity(members.len(), pop.size);
+        let spec = specificity(members.len(), pop.size.max(MIN_REFERENCE_POPULATION));
         let e = (weight * spec) as f32;
         let additive = matches!(key.0, Tie::Phrase(_));
         if additive && spec < MIN_PHRASE_SPECIFICITY {

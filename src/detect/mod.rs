@@ -11,6 +11,7 @@ pub mod index;
 pub mod link;
 pub mod score;
 pub mod split;
+pub mod timing;
 
 use statrs::distribution::{Binomial, DiscreteCDF};
 use xxhash_rust::xxh3::xxh3_64;
@@ -56,11 +57,12 @@ pub fn detect(accounts: &[AccountView<'_>], dict: &Dictionary, cfg: &DetectConfi
         uf.union(a, b);
     }
     let splitter = split::Splitter::new(accounts, &pop, &pairs);
+    let timelines = timing::Timelines::build(accounts);
     let mut clusters: Vec<Cluster> = uf
         .groups()
         .into_iter()
         .flat_map(|g| splitter.split(g))
-        .filter_map(|g| score_group(&g, accounts, &pop, dict, cfg))
+        .filter_map(|g| score_group(&g, accounts, &pop, &timelines, dict, cfg))
         .collect();
     clusters.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
     clusters
@@ -70,6 +72,7 @@ fn score_group(
     members: &[u32],
     accounts: &[AccountView<'_>],
     pop: &Population,
+    timelines: &timing::Timelines,
     dict: &Dictionary,
     cfg: &DetectConfig,
 ) -> Option<Cluster> {
@@ -92,6 +95,7 @@ fn score_group(
         );
     } else {
         tie_signals(&mut card, &shared, m);
+        timing::timing_signals(&mut card, &views, timelines);
     }
     if let Some((_, holders, _)) = agg.top_value(Attr::Org)
         && holders == m
@@ -115,7 +119,7 @@ fn score_group(
             card.legitimacy(
                 "own_email_domain",
                 1.0,
-                1.0,
+                1.5,
                 format!(
                     "all {m} accounts of the organisation signed up with one e-mail domain that no other account uses"
                 ),

@@ -37,6 +37,11 @@ pub struct Detection {
 pub struct Timeline {
     pub step_minutes: u32,
     pub detection_runs: usize,
+    /// The most legitimate accounts flagged by any one run: early false alarms show here.
+    pub peak_legit_flagged: usize,
+    /// When that run was, and the classes of those accounts.
+    pub peak_legit_at: Option<String>,
+    pub peak_legit_classes: BTreeMap<String, usize>,
     pub campaigns: Vec<Detection>,
 }
 
@@ -72,6 +77,9 @@ pub fn replay(
     let step = i64::from(step_minutes.max(1)) * 60_000;
     let engine = Engine::new();
     let mut runs = 0;
+    let mut peak_legit = 0;
+    let mut peak_at = None;
+    let mut peak_classes = BTreeMap::new();
     let mut next_run = order
         .first()
         .map_or(0, |o| o.0 - o.0.rem_euclid(step) + step);
@@ -94,10 +102,22 @@ pub fn replay(
         runs += 1;
         let clusters = engine.detect(detect);
         let mut flagged: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut legit: BTreeMap<String, usize> = BTreeMap::new();
         for a in clusters.iter().flat_map(|c| &c.accounts) {
-            if let Some(name) = labels.get(a).and_then(|l| l.campaign.as_deref()) {
-                *flagged.entry(name).or_default() += 1;
+            match labels.get(a) {
+                Some(Label {
+                    campaign: Some(name),
+                    ..
+                }) => *flagged.entry(name.as_str()).or_default() += 1,
+                Some(l) => *legit.entry(l.class.clone()).or_default() += 1,
+                None => {}
             }
+        }
+        let legit_total: usize = legit.values().sum();
+        if legit_total > peak_legit {
+            peak_legit = legit_total;
+            peak_at = Some(rfc3339(next_run));
+            peak_classes = legit;
         }
         for (name, n) in flagged {
             found.entry(name).or_insert_with(|| {
@@ -131,6 +151,9 @@ pub fn replay(
     Ok(Timeline {
         step_minutes,
         detection_runs: runs,
+        peak_legit_flagged: peak_legit,
+        peak_legit_at: peak_at,
+        peak_legit_classes: peak_classes,
         campaigns,
     })
 }
@@ -153,14 +176,21 @@ impl Timeline {
     pub fn render(&self) -> String {
         use std::fmt::Write;
         let mut out = format!(
-            "\ntime to detection (replayed in time order, detection every {} min, {} runs)\n{:<22} {:<12} {:<20} {:>8} {:>10}\n",
-            self.step_minutes,
-            self.detection_runs,
-            "CAMPAIGN",
-            "STYLE",
-            "FIRST REQUEST",
-            "HOURS",
-            "FLAGGED"
+            "\ntime to detection (replayed in time order, detection every {} min, {} runs; at most {} legitimate accounts flagged by any run)\n",
+            self.step_minutes, self.detection_runs, self.peak_legit_flagged,
+        );
+        if let Some(at) = &self.peak_legit_at {
+            let classes: Vec<String> = self
+                .peak_legit_classes
+                .iter()
+                .map(|(c, n)| format!("{n} {c}"))
+                .collect();
+            let _ = writeln!(out, "(the most at {at}: {})", classes.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "{:<22} {:<12} {:<20} {:>8} {:>10}",
+            "CAMPAIGN", "STYLE", "FIRST REQUEST", "HOURS", "FLAGGED"
         );
         for c in &self.campaigns {
             let hours = c.hours.map_or("never".to_string(), |h| format!("{h:.1}"));

@@ -29,6 +29,8 @@ pub const EXAMPLES: usize = 3;
 const EXAMPLE_CHARS: usize = 240;
 /// Distinct 4-word prefix and suffix keys kept per account, with their counts.
 pub const PHRASES_PER_END: usize = 12;
+/// Models whose first use is remembered per account.
+pub const MODELS_TRACKED: usize = 4;
 /// `max_tokens` at or above this counts as a high output cap.
 pub const HIGH_MAX_TOKENS: u64 = 4000;
 
@@ -135,6 +137,9 @@ pub struct AccountState {
     /// hashes, counted over all prompts. Accounts that wrap content in the same
     /// phrases keep the same keys here (coordinated sampling), with counts above 1.
     pub phrases: [TopValues<PHRASES_PER_END>; 2],
+    /// When the account first used each model: the [`MODELS_TRACKED`] earliest
+    /// (model hash, time) pairs, so a later switch to a new model shows.
+    pub model_since: Vec<(u64, i64)>,
 }
 
 impl Default for AccountState {
@@ -162,6 +167,7 @@ impl Default for AccountState {
             params: Default::default(),
             sample: Default::default(),
             phrases: Default::default(),
+            model_since: Vec::new(),
         }
     }
 }
@@ -233,9 +239,26 @@ impl AccountState {
             if self.attrs[attr as usize].add(hash) {
                 dict.remember(attr, hash, rec);
             }
+            if attr == Attr::Model {
+                self.note_model(hash, rec.ts_ms);
+            }
         }
         if let Some(p) = obs.params {
             self.params.add(p);
+        }
+    }
+
+    /// Keeps the earliest first use of the [`MODELS_TRACKED`] earliest-used
+    /// models, whatever order the records come in.
+    fn note_model(&mut self, model: u64, ts: i64) {
+        if let Some(e) = self.model_since.iter_mut().find(|e| e.0 == model) {
+            e.1 = e.1.min(ts);
+        } else if self.model_since.len() < MODELS_TRACKED {
+            self.model_since.push((model, ts));
+        } else if let Some(latest) = self.model_since.iter_mut().max_by_key(|e| (e.1, e.0))
+            && (ts, model) < (latest.1, latest.0)
+        {
+            *latest = (model, ts);
         }
     }
 
