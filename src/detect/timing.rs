@@ -100,6 +100,71 @@ pub fn timing_signals(card: &mut Scorecard, views: &[AccountView<'_>], t: &Timel
     signup_burst(card, views, t, rest);
     succession(card, views);
     model_switch(card, views, t, rest);
+    taking_turns(card, views);
+}
+
+/// Members compared pairwise for taking turns, at most (the first by id).
+const TURNS_MAX_MEMBERS: usize = 400;
+/// Overlaps expected by chance before too few are seen to mean anything.
+const TURNS_MIN_EXPECTED: f64 = 8.0;
+/// Hourly activity is clumpy, so a small deficit is not a pattern however many hours there are.
+const TURNS_MAX_SHARE: f64 = 0.5;
+
+/// Accounts taking turns on one stream: each active in hours the others are
+/// not, far more than independent accounts would be. (Activity in the same
+/// hours is not a signal: people share a working day.)
+fn taking_turns(card: &mut Scorecard, views: &[AccountView<'_>]) {
+    let begin = views.iter().map(|v| v.state.first_ms).min().unwrap_or(0);
+    let end = views.iter().map(|v| v.state.last_ms).max().unwrap_or(0);
+    let span = ((end - begin) / HOUR_MS + 1) as f64;
+    // The hour bitmaps are a ring of 256 hours: longer spans would alias.
+    if !(24.0..=256.0).contains(&span) {
+        return;
+    }
+    let hours: Vec<[u64; 4]> = views
+        .iter()
+        .take(TURNS_MAX_MEMBERS)
+        .map(|v| v.state.active_hours)
+        .collect();
+    let (observed, expected) = overlaps(&hours, span);
+    // Both: enough overlaps expected to judge, and at most half of them seen.
+    if expected < TURNS_MIN_EXPECTED || f64::from(observed) > TURNS_MAX_SHARE * expected {
+        return;
+    }
+    // Few overlaps where many were expected: a Poisson lower tail.
+    let p = match statrs::distribution::Poisson::new(expected) {
+        Ok(d) => d.cdf(observed as u64),
+        Err(_) => 1.0,
+    };
+    if p > NOTABLE_P {
+        return;
+    }
+    let improbable = (-p.max(1e-300).log10() / 12.0).clamp(0.0, 1.0);
+    card.coordination(
+        "taking_turns",
+        improbable,
+        1.5,
+        format!(
+            "the accounts were active in the same hour {observed} times where independent accounts would be about {expected:.0} times: they take turns (chance {p:.0e})"
+        ),
+    );
+}
+
+/// Pairwise same-hour activity: observed, and expected were the accounts
+/// independent with their own activity rates over `span` hours.
+fn overlaps(hours: &[[u64; 4]], span: f64) -> (u32, f64) {
+    let count = |h: &[u64; 4]| h.iter().map(|w| w.count_ones()).sum::<u32>();
+    let rates: Vec<f64> = hours.iter().map(|h| f64::from(count(h)) / span).collect();
+    let (mut observed, mut expected) = (0u32, 0.0);
+    for i in 0..hours.len() {
+        for j in i + 1..hours.len() {
+            observed += (0..4)
+                .map(|w| (hours[i][w] & hours[j][w]).count_ones())
+                .sum::<u32>();
+            expected += rates[i] * rates[j] * span;
+        }
+    }
+    (observed, expected)
 }
 
 fn signup_burst(card: &mut Scorecard, views: &[AccountView<'_>], t: &Timelines, rest: usize) {
@@ -226,6 +291,60 @@ mod tests {
         assert_eq!(densest_window(&mut t), (50 * h, 4));
         let mut spread = vec![0, 7 * h, 14 * h];
         assert_eq!(densest_window(&mut spread).1, 1);
+    }
+
+    #[test]
+    fn turns_show_as_fewer_overlaps_than_chance() {
+        // Four accounts, each active in its own 6-hour shift every day for 4 days.
+        let shift = |k: usize| {
+            let mut h = [0u64; 4];
+            for day in 0..4 {
+                for hour in 0..6 {
+                    let slot = day * 24 + k * 6 + hour;
+                    h[slot / 64] |= 1 << (slot % 64);
+                }
+            }
+            h
+        };
+        let turns: Vec<[u64; 4]> = (0..4).map(shift).collect();
+        let (observed, expected) = overlaps(&turns, 96.0);
+        assert_eq!(observed, 0);
+        assert!(expected > 30.0, "{expected}");
+        // The same accounts all on the same shift overlap far more than chance.
+        let same: Vec<[u64; 4]> = (0..4).map(|_| shift(0)).collect();
+        let (observed, expected) = overlaps(&same, 96.0);
+        assert!(f64::from(observed) > 3.0 * expected);
+    }
+
+    #[test]
+    fn accounts_on_shifts_are_reported_as_taking_turns() {
+        use crate::features::AccountState;
+        let states: Vec<AccountState> = (0..4)
+            .map(|k| {
+                let mut s = AccountState::default();
+                for day in 0..4i64 {
+                    for hour in 0..6i64 {
+                        let slot = (day * 24 + k * 6 + hour) as usize;
+                        s.active_hours[slot / 64] |= 1 << (slot % 64);
+                    }
+                }
+                s.first_ms = k * 6 * HOUR_MS;
+                s.last_ms = (3 * 24 + k * 6 + 5) * HOUR_MS;
+                s
+            })
+            .collect();
+        let ids = ["a", "b", "c", "d"];
+        let views: Vec<AccountView<'_>> = states
+            .iter()
+            .zip(ids)
+            .map(|(state, id)| AccountView { id, state })
+            .collect();
+        let mut card = Scorecard::default();
+        taking_turns(&mut card, &views);
+        let (_, signals) = card.finish();
+        let turns = signals.iter().find(|s| s.name == "taking_turns").unwrap();
+        assert!(turns.score > 0.5, "{turns:?}");
+        assert!(turns.detail.contains("0 times"), "{}", turns.detail);
     }
 
     #[test]
