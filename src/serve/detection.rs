@@ -163,7 +163,7 @@ pub struct Compaction {
 /// rebuilds the engine from the rest. Posts are answered 503 meanwhile.
 pub async fn compact(app: &Arc<App>) -> Result<Compaction, ApiError> {
     let window = app.cfg.window.as_millis() as i64;
-    let Some((_, newest)) = app.engine().time_span() else {
+    let Some((oldest, newest)) = app.engine().time_span() else {
         return Ok(Compaction {
             cutoff: None,
             batches_removed: 0,
@@ -172,7 +172,8 @@ pub async fn compact(app: &Arc<App>) -> Result<Compaction, ApiError> {
     };
     let cutoff = newest.saturating_sub(window);
     let current = app.store.cutoff();
-    if cutoff <= current {
+    // Nothing in the state is older than the new cutoff: no work, and posts keep flowing.
+    if cutoff <= current || oldest >= cutoff {
         return Ok(Compaction {
             cutoff: (current > i64::MIN).then(|| rfc3339(current)),
             batches_removed: 0,
@@ -211,7 +212,8 @@ pub async fn compact(app: &Arc<App>) -> Result<Compaction, ApiError> {
 /// Detection every `detect_interval` when something arrived; compaction every `compact_interval`.
 pub async fn background(app: Arc<App>) {
     let mut detect_tick = tokio::time::interval(app.cfg.detect_interval);
-    let mut compact_tick = tokio::time::interval(app.cfg.compact_interval);
+    let every = app.cfg.compact_interval;
+    let mut compact_tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     detect_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     compact_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -151,6 +151,9 @@ async fn post_logs(
         app.metrics
             .batches_refused_busy
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Read and drop the body, so the client sees the answer rather than a reset connection.
+        let mut body = Limited::new(body, limit);
+        while let Some(Ok(_)) = body.frame().await {}
         return Err(ApiError::unavailable(
             "too many posts in flight; retry later",
             1,
