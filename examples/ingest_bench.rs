@@ -90,11 +90,14 @@ async fn main() {
         }
         let secs = started.elapsed().as_secs_f64();
         assert_eq!(done as usize, total);
+        let stats = common::get(&client, &server.url, "/v1/stats").await;
+        let commits = stats["log"]["commits_since_start"].as_f64().unwrap();
         println!(
-            "clients {n:>2}: {:>8.0} records/s ({:.1} MB/s, {:.0} posts/s, {:.2} s)",
+            "clients {n:>2}: {:>8.0} records/s ({:.1} MB/s, {:.0} posts/s, {:.1} posts per commit, {:.2} s)",
             total as f64 / secs,
             bytes as f64 / secs / 1e6,
             bodies.len() as f64 / secs,
+            bodies.len() as f64 / commits.max(1.0),
             secs
         );
         server.stop().await;

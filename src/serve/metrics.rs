@@ -71,6 +71,7 @@ pub struct Metrics {
 /// Values read at scrape time from the rest of the service.
 pub struct Gauges {
     pub store_bytes: u64,
+    pub log_commits: u64,
     pub log_batches: u64,
     pub accounts: u64,
     pub records_in_window: u64,
@@ -161,6 +162,12 @@ impl Metrics {
             "Size of the log file on disk.",
             g.store_bytes,
         );
+        let name = "distillguard_log_commits_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Durable commits of the log (one fsync each; several posts per commit under load).\n# TYPE {name} counter\n{name} {}",
+            g.log_commits
+        );
         gauge(
             &mut out,
             "distillguard_log_batches",
@@ -229,6 +236,7 @@ mod tests {
         m.detection_seconds.observe(Duration::from_millis(2));
         let text = m.render(&Gauges {
             store_bytes: 10,
+            log_commits: 1,
             log_batches: 1,
             accounts: 2,
             records_in_window: 3,

@@ -115,6 +115,7 @@ async fn metrics(State(app): State<AppState>, caller: Caller) -> Result<Response
     bands.insert(0, ("0", below));
     let text = app.metrics.render(&Gauges {
         store_bytes: app.store.file_bytes(),
+        log_commits: app.store.commits(),
         log_batches: app.store.batches() as u64,
         accounts: engine.accounts() as u64,
         records_in_window: engine.accepted(),
@@ -311,7 +312,11 @@ async fn stats(State(app): State<AppState>, caller: Caller) -> Result<Json<Value
             "length_seconds": app.cfg.window.as_secs(),
             "starts_at": (cutoff > i64::MIN).then(|| rfc3339(cutoff)),
         },
-        "log": {"batches": app.store.batches(), "bytes": app.store.file_bytes()},
+        "log": {
+            "batches": app.store.batches(),
+            "bytes": app.store.file_bytes(),
+            "commits_since_start": app.store.commits(),
+        },
         "since_start": {
             "accepted": m.records_accepted.load(Relaxed),
             "duplicates": m.records_duplicate.load(Relaxed),

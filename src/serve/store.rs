@@ -95,6 +95,8 @@ pub struct Store {
     batches: Mutex<BTreeMap<u64, i64>>,
     next_seq: AtomicU64,
     cutoff: std::sync::atomic::AtomicI64,
+    /// Transactions committed by the writer (each one fsync), to see how well posts group.
+    commits: AtomicU64,
 }
 
 impl Store {
@@ -131,6 +133,7 @@ impl Store {
             batches: Mutex::new(batches),
             next_seq: AtomicU64::new(next),
             cutoff: std::sync::atomic::AtomicI64::new(cutoff),
+            commits: AtomicU64::new(0),
         })
     }
 
@@ -142,6 +145,11 @@ impl Store {
     /// Batches in the log.
     pub fn batches(&self) -> usize {
         self.batches.lock().expect("batch index").len()
+    }
+
+    /// Group commits since the store was opened.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
     }
 
     /// Size of the log file on disk.
@@ -164,6 +172,7 @@ impl Store {
             }
         }
         txn.commit().map_err(db_err)?;
+        self.commits.fetch_add(1, Ordering::Relaxed);
         self.next_seq
             .store(first + group.len() as u64, Ordering::Release);
         let mut index = self.batches.lock().expect("batch index");
