@@ -152,9 +152,19 @@ impl Store {
         self.commits.load(Ordering::Relaxed)
     }
 
-    /// Size of the log file on disk.
+    /// Space the log file takes on disk. redb grows its file ahead of use and leaves the new
+    /// part sparse, so the allocated blocks say more than the length.
     pub fn file_bytes(&self) -> u64 {
-        std::fs::metadata(&self.path).map_or(0, |m| m.len())
+        let Ok(meta) = std::fs::metadata(&self.path) else {
+            return 0;
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            meta.blocks() * 512
+        }
+        #[cfg(not(unix))]
+        meta.len()
     }
 
     /// Commits batches in one durable transaction.
