@@ -203,6 +203,16 @@ fn records(prefix: &str, n: usize, pad: usize, ts: i64) -> Vec<u8> {
     out
 }
 
+/// The `index` of every reject in an answer of `POST /v1/logs`.
+fn reject_indices(out: &Value) -> Vec<u64> {
+    out["rejects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["index"].as_u64().unwrap())
+        .collect()
+}
+
 fn auth_env() -> Vec<(&'static str, String)> {
     vec![(
         "DISTILLGUARD_TOKENS",
@@ -284,13 +294,7 @@ async fn every_status_and_scope() {
         ),
         (Some(4), Some(1), Some(4))
     );
-    let idx: Vec<u64> = out["rejects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["index"].as_u64().unwrap())
-        .collect();
-    assert_eq!(idx, [2, 4, 5, 7]);
+    assert_eq!(reject_indices(&out), [2, 4, 5, 7]);
     assert!(
         out["rejects"][0]["reason"]
             .as_str()
@@ -630,6 +634,81 @@ async fn the_window_bounds_what_is_kept() {
     let (_, stats) = get_json(&c, &s, "/v1/stats", None).await;
     assert_eq!(stats["records_accepted"].as_u64(), Some(50), "{stats}");
     assert_eq!(stats["log"]["batches"].as_u64(), Some(1), "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn compaction_during_concurrent_posts_loses_nothing_in_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[("DISTILLGUARD_WINDOW", "1d")]);
+    let c = client();
+    let t0: i64 = 1_772_409_600;
+    const BATCHES: i64 = 30;
+    // Each client posts one batch per simulated hour, so the window keeps moving.
+    let clients: Vec<_> = (0..4)
+        .map(|k| {
+            let (c, url) = (c.clone(), s.url("/v1/logs"));
+            tokio::spawn(async move {
+                let mut kept: Vec<i64> = Vec::new();
+                for b in 0..BATCHES {
+                    let ts = t0 + b * 3600 + k;
+                    let body = records(&format!("w{k}-{b}"), 40, 10, ts);
+                    let out = loop {
+                        let r = c
+                            .post(&url)
+                            .header("content-type", "application/x-ndjson")
+                            .body(body.clone())
+                            .send()
+                            .await
+                            .unwrap();
+                        match r.status().as_u16() {
+                            200 | 400 => break r.json_value().await,
+                            503 => tokio::time::sleep(Duration::from_millis(5)).await,
+                            st => panic!("{st}"),
+                        }
+                    };
+                    let rejected = reject_indices(&out);
+                    kept.extend(
+                        (0..40)
+                            .filter(|i| !rejected.contains(i))
+                            .map(|i| ts + i as i64),
+                    );
+                }
+                kept
+            })
+        })
+        .collect();
+    let mut compactions = 0;
+    while !clients.iter().all(|c| c.is_finished()) {
+        let r = c.post(s.url("/v1/admin/compact")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        if r.json_value().await["batches_removed"].as_u64() > Some(0) {
+            compactions += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut kept = Vec::new();
+    for cl in clients {
+        kept.extend(cl.await.unwrap());
+    }
+    let r = c.post(s.url("/v1/admin/compact")).send().await.unwrap();
+    let out = r.json_value().await;
+    let cutoff =
+        distillguard::record::parse_rfc3339_ms(out["cutoff"].as_str().unwrap()).unwrap() / 1000;
+    let expected = kept.iter().filter(|&&ts| ts >= cutoff).count() as u64;
+    assert!(compactions > 0, "no compaction ran during the posts");
+    let (_, stats) = get_json(&c, &s, "/v1/stats", None).await;
+    assert_eq!(
+        stats["records_accepted"].as_u64(),
+        Some(expected),
+        "{stats}"
+    );
+    let s = s.restart();
+    let (_, stats) = get_json(&c, &s, "/v1/stats", None).await;
+    assert_eq!(
+        stats["records_accepted"].as_u64(),
+        Some(expected),
+        "{stats}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

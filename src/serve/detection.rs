@@ -77,12 +77,14 @@ pub async fn detect_now(app: &Arc<App>) -> Result<Arc<Snapshot>, ApiError> {
         return Ok(latest);
     }
     let worker = app.clone();
-    let snap = tokio::task::spawn_blocking(move || run(&worker))
-        .await
-        .map_err(|e| ApiError::internal(format!("detection failed: {e}")))?;
-    let snap = Arc::new(snap);
-    *app.detection.latest.write().expect("latest detection") = snap.clone();
-    Ok(snap)
+    // The result is published from the blocking thread, so it is kept even if the caller leaves.
+    tokio::task::spawn_blocking(move || {
+        let snap = Arc::new(run(&worker));
+        *worker.detection.latest.write().expect("latest detection") = snap.clone();
+        snap
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("detection failed: {e}")))
 }
 
 fn run(app: &App) -> Snapshot {
@@ -135,19 +137,36 @@ fn run(app: &App) -> Snapshot {
 }
 
 /// A fresh engine from the log: every record at or after `cutoff`, in commit order, so the
-/// request ids counted first are the same as before. Returns it with the records that no longer
-/// parse (none, unless the parser became stricter since they were stored).
-pub fn rebuild(store: &Store, cutoff: i64) -> Result<(Engine, u64), StoreError> {
+/// request ids counted first are the same as before. Returns it with the last batch read.
+pub fn rebuild(store: &Store, cutoff: i64) -> Result<(Engine, Option<u64>), StoreError> {
     let engine = Engine::new();
+    let last = catch_up(store, &engine, None, cutoff)?;
+    Ok((engine, last))
+}
+
+/// Folds the records of the batches after `after` into `engine`; returns the last batch read.
+fn catch_up(
+    store: &Store,
+    engine: &Engine,
+    after: Option<u64>,
+    cutoff: i64,
+) -> Result<Option<u64>, StoreError> {
     let mut unreadable = 0u64;
-    store.replay(|bytes| match Record::parse(bytes) {
+    let last = store.replay(after, |bytes| match Record::parse(bytes) {
         Ok(rec) if rec.ts_ms >= cutoff => {
             engine.ingest(&rec);
         }
         Ok(_) => {}
         Err(_) => unreadable += 1,
     })?;
-    Ok((engine, unreadable))
+    if unreadable > 0 {
+        // Only if the parser became stricter since the records were stored.
+        tracing::warn!(
+            unreadable,
+            "stored records that no longer parse were skipped"
+        );
+    }
+    Ok(last)
 }
 
 /// What a compaction did.
@@ -160,7 +179,8 @@ pub struct Compaction {
 }
 
 /// Moves the time window up to the newest record: deletes batches that fell out of it and
-/// rebuilds the engine from the rest. Posts are answered 503 meanwhile.
+/// rebuilds the engine from the rest. Posts are answered 503 only while the batches that arrived
+/// during the rebuild are folded into the new engine.
 pub async fn compact(app: &Arc<App>) -> Result<Compaction, ApiError> {
     let window = app.cfg.window.as_millis() as i64;
     let Some((oldest, newest)) = app.engine().time_span() else {
@@ -180,14 +200,24 @@ pub async fn compact(app: &Arc<App>) -> Result<Compaction, ApiError> {
             records_in_window: app.engine().accepted(),
         });
     }
-    // Waits for posts between their commit and their fold, and keeps new ones out.
+    let started = Instant::now();
+    // From here on records older than the cutoff are refused. The new engine is built while
+    // posts go on into the old one; they are in the log, and are caught up below.
+    let worker = app.clone();
+    let (removed, engine, last) = tokio::task::spawn_blocking(move || {
+        let removed = worker.store.compact(cutoff)?;
+        let (engine, last) = rebuild(&worker.store, cutoff)?;
+        Ok::<_, StoreError>((removed, engine, last))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("compaction failed: {e}")))?
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    // Waits for posts between their commit and their fold, and keeps new ones out while the
+    // batches committed during the rebuild are folded in.
     let _gate = app.gate.clone().write_owned().await;
     let worker = app.clone();
-    let started = Instant::now();
-    let (removed, engine) = tokio::task::spawn_blocking(move || {
-        let removed = worker.store.compact(cutoff)?;
-        let (engine, _) = rebuild(&worker.store, cutoff)?;
-        Ok::<_, StoreError>((removed, engine))
+    let engine = tokio::task::spawn_blocking(move || {
+        catch_up(&worker.store, &engine, last, cutoff).map(|_| engine)
     })
     .await
     .map_err(|e| ApiError::internal(format!("compaction failed: {e}")))?

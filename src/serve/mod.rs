@@ -164,13 +164,7 @@ pub async fn run(
         let replayed =
             tokio::task::spawn_blocking(move || detection::rebuild(&worker.store, cutoff)).await;
         match replayed {
-            Ok(Ok((engine, unreadable))) => {
-                if unreadable > 0 {
-                    tracing::warn!(
-                        unreadable,
-                        "stored records that no longer parse were skipped"
-                    );
-                }
+            Ok(Ok((engine, _))) => {
                 tracing::info!(
                     records = engine.accepted(),
                     accounts = engine.accounts(),

@@ -168,7 +168,7 @@ async fn post_logs(
     let Ok(gate) = app.gate.clone().try_read_owned() else {
         return Err(ApiError::unavailable(
             "compacting the log; retry shortly",
-            2,
+            1,
         ));
     };
     let worker = app.clone();

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 use tokio::sync::{mpsc, oneshot};
 
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
@@ -121,7 +121,7 @@ impl Store {
             .map_or(i64::MIN, |v| v.value());
         drop(txn);
         let mut batches = BTreeMap::new();
-        each_batch(&db, |seq, bytes| {
+        each_batch(&db, 0, |seq, bytes| {
             let max_ts = i64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
             batches.insert(seq, max_ts);
             Some(())
@@ -192,9 +192,19 @@ impl Store {
         Ok(())
     }
 
-    /// Calls `f` with every record in the log, in the order they were committed.
-    pub fn replay(&self, mut f: impl FnMut(&[u8])) -> Result<(), StoreError> {
-        each_batch(&self.db, |_, bytes| decode(bytes, &mut f).map(drop))
+    /// Calls `f` with every record committed after batch `after` (all when `None`), in commit
+    /// order. Returns the last batch read, to continue from later.
+    pub fn replay(
+        &self,
+        after: Option<u64>,
+        mut f: impl FnMut(&[u8]),
+    ) -> Result<Option<u64>, StoreError> {
+        let mut last = after;
+        each_batch(&self.db, after.map_or(0, |a| a + 1), |seq, bytes| {
+            last = Some(seq);
+            decode(bytes, &mut f).map(drop)
+        })?;
+        Ok(last)
     }
 
     /// Whether some batch holds only records older than `cutoff`.
@@ -238,16 +248,17 @@ impl Store {
     }
 }
 
-/// Calls `f` with every stored batch in sequence order; `None` from `f` means the batch is corrupt.
+/// Calls `f` with every stored batch from sequence number `from` on, in order; `None` from `f` means the batch is corrupt.
 fn each_batch(
     db: &Database,
+    from: u64,
     mut f: impl FnMut(u64, &[u8]) -> Option<()>,
 ) -> Result<(), StoreError> {
     let txn = db.begin_read().map_err(db_err)?;
     for entry in txn
         .open_table(LOG)
         .map_err(db_err)?
-        .iter()
+        .range(from..)
         .map_err(db_err)?
     {
         let (k, v) = entry.map_err(db_err)?;
@@ -313,11 +324,15 @@ mod tests {
     }
 
     fn all(store: &Store) -> Vec<String> {
+        after(store, None).0
+    }
+
+    fn after(store: &Store, seq: Option<u64>) -> (Vec<String>, Option<u64>) {
         let mut out = Vec::new();
-        store
-            .replay(|r| out.push(String::from_utf8(r.to_vec()).unwrap()))
+        let last = store
+            .replay(seq, |r| out.push(String::from_utf8(r.to_vec()).unwrap()))
             .unwrap();
-        out
+        (out, last)
     }
 
     #[test]
@@ -340,8 +355,11 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.cutoff(), 25);
         assert_eq!(all(&store), ["c", ""]);
+        let (_, last) = after(&store, None);
         store.append(&[batch(&[("d", 50)]).finish()]).unwrap();
         assert_eq!(all(&store), ["c", "", "d"]);
+        assert_eq!(after(&store, last), (vec!["d".to_string()], Some(3)));
+        assert_eq!(after(&store, Some(3)), (vec![], Some(3)));
         assert_eq!(store.batches(), 3);
     }
 
