@@ -159,6 +159,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // Before binding, so a refused start never claims to be listening.
+    crate::serve::check_access(&cfg, cfg.listen)?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await

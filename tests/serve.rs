@@ -519,6 +519,20 @@ fn clusters_of(report: &Value) -> BTreeMap<String, (f64, Vec<String>)> {
         .collect()
 }
 
+#[test]
+fn refuses_to_serve_the_network_without_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_distillguard"))
+        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("insecure_no_auth"), "{err}");
+    assert!(out.stdout.is_empty(), "it never listened");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn posting_gives_the_clusters_of_scan() {
     let sample = fixture("sample.ndjson.gz");

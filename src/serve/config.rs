@@ -39,6 +39,7 @@ pub struct Config {
     #[serde(deserialize_with = "size")]
     pub max_record_bytes: usize,
     /// Posts being parsed or waiting for their commit; beyond this, posts are answered 503.
+    /// Bounds memory: at most this many times (max_body_bytes + max_decompressed_bytes).
     #[serde(deserialize_with = "lenient")]
     pub max_inflight_batches: usize,
     #[serde(deserialize_with = "tokens")]
@@ -62,7 +63,7 @@ impl Default for Config {
             max_body_bytes: 16 << 20,
             max_decompressed_bytes: 64 << 20,
             max_record_bytes: 1 << 20,
-            max_inflight_batches: 64,
+            max_inflight_batches: 16,
             tokens: Vec::new(),
             tokens_file: None,
             insecure_no_auth: false,
@@ -369,6 +370,19 @@ mod tests {
         let c = Config::load_with(None, env).unwrap();
         assert_eq!(c.tokens[0].scopes, vec![Scope::Ingest, Scope::Read]);
         assert_eq!(c.tokens[1].scopes, vec![Scope::Admin]);
+
+        let tokens = dir.path().join("tokens.toml");
+        std::fs::write(
+            &tokens,
+            "[[tokens]]\ntoken = \"from-a-file\"\nscopes = [\"read\"]\n",
+        )
+        .unwrap();
+        let env = |k: &str| {
+            (k == "DISTILLGUARD_TOKENS_FILE").then(|| tokens.to_string_lossy().into_owned())
+        };
+        let c = Config::load_with(Some(&path), env).unwrap();
+        assert_eq!(c.tokens.len(), 2, "the file's tokens join the config's");
+        assert_eq!(c.tokens[1].scopes, vec![Scope::Read]);
 
         let env = |k: &str| (k == "DISTILLGUARD_WINDOW_SIZE").then(|| "1".into());
         assert!(

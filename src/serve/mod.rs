@@ -118,6 +118,14 @@ impl App {
     }
 }
 
+/// Refuses to serve without tokens on an address other than loopback, unless told to.
+pub fn check_access(cfg: &Config, addr: std::net::SocketAddr) -> Result<(), ServeError> {
+    if cfg.tokens.is_empty() && !addr.ip().is_loopback() && !cfg.insecure_no_auth {
+        return Err(ServeError::OpenOnNetwork(addr));
+    }
+    Ok(())
+}
+
 /// Serves on `listener` until `shutdown` completes, then finishes the requests in flight, lets
 /// the writer commit what it holds, and returns.
 pub async fn run(
@@ -126,11 +134,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;
+    check_access(&cfg, addr)?;
     let tokens = Tokens::new(&cfg.tokens);
     if tokens.is_open() {
-        if !addr.ip().is_loopback() && !cfg.insecure_no_auth {
-            return Err(ServeError::OpenOnNetwork(addr));
-        }
         tracing::warn!(
             "no tokens configured: every caller may ingest, read and administer (fine on loopback for local use)"
         );
