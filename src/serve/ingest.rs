@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, header};
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::oneshot;
+use xxhash_rust::xxh3::xxh3_64;
 
 use super::App;
 use super::error::ApiError;
@@ -87,14 +88,24 @@ pub fn ingest(
     let cfg = &app.cfg;
     let compression =
         encoding.unwrap_or_else(|| source::detect(&raw[..raw.len().min(source::MAGIC_LEN)], None));
-    let body = match source::decompress_bounded(raw, compression, cfg.max_decompressed_bytes) {
-        Ok(b) => b,
-        Err(DecompressError::TooLarge { limit }) => {
-            return Err(ApiError::too_large(format!(
-                "the decompressed body is over the limit of {limit} bytes"
-            )));
-        }
-        Err(e @ DecompressError::Corrupt(_)) => return Err(ApiError::bad_request(e.to_string())),
+    let decompressed;
+    let body: &[u8] = if compression == Compression::None && raw.len() <= cfg.max_decompressed_bytes
+    {
+        raw
+    } else {
+        decompressed =
+            match source::decompress_bounded(raw, compression, cfg.max_decompressed_bytes) {
+                Ok(b) => b,
+                Err(DecompressError::TooLarge { limit }) => {
+                    return Err(ApiError::too_large(format!(
+                        "the decompressed body is over the limit of {limit} bytes"
+                    )));
+                }
+                Err(e @ DecompressError::Corrupt(_)) => {
+                    return Err(ApiError::bad_request(e.to_string()));
+                }
+            };
+        &decompressed
     };
 
     let engine = app.engine();
@@ -102,11 +113,12 @@ pub fn ingest(
     let mut rejects = Vec::new();
     let mut records: Vec<Record<'_>> = Vec::new();
     let mut batch = BatchBytes::new();
+    // Hashes, as the engine keeps them: no allocation per id.
     let mut in_body = HashSet::new();
     let mut duplicates = 0u64;
-    let items = source::split_items(&body, cfg.max_record_bytes);
+    let items = source::split_items(body, cfg.max_record_bytes);
     for (index, item) in items.iter().enumerate() {
-        let item = item.get(&body);
+        let item = item.get(body);
         let reject = |reason: String| RejectEntry {
             index,
             line: item.line,
@@ -134,7 +146,7 @@ pub fn ingest(
             continue;
         }
         if let Some(id) = rec.request_id.as_deref()
-            && (engine.has_request(id) || !in_body.insert(id.to_string()))
+            && (engine.has_request(id) || !in_body.insert(xxh3_64(id.as_bytes())))
         {
             duplicates += 1;
             continue;
