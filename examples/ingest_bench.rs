@@ -73,31 +73,42 @@ async fn main() {
                 );
                 tokio::spawn(async move {
                     let mut accepted = 0;
+                    let mut latencies = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(body) = bodies.get(i) else { break };
+                        let sent = Instant::now();
                         let v = common::post(&client, &url, body.clone()).await;
+                        latencies.push(sent.elapsed().as_secs_f64() * 1e3);
                         accepted +=
                             v["accepted"].as_u64().unwrap() + v["duplicates"].as_u64().unwrap();
                     }
-                    accepted
+                    (accepted, latencies)
                 })
             })
             .collect();
         let mut done = 0;
+        let mut latencies = Vec::new();
         for t in tasks {
-            done += t.await.unwrap();
+            let (n, l) = t.await.unwrap();
+            done += n;
+            latencies.extend(l);
         }
+        latencies.sort_by(f64::total_cmp);
+        let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
         let secs = started.elapsed().as_secs_f64();
         assert_eq!(done as usize, total);
         let stats = common::get(&client, &server.url, "/v1/stats").await;
         let commits = stats["log"]["commits_since_start"].as_f64().unwrap();
         println!(
-            "clients {n:>2}: {:>8.0} records/s ({:.1} MB/s, {:.0} posts/s, {:.1} posts per commit, {:.2} s)",
+            "clients {n:>2}: {:>8.0} records/s ({:.1} MB/s, {:.0} posts/s, {:.1} posts per commit, \
+             post p50 {:.1} ms, p99 {:.1} ms, {:.2} s)",
             total as f64 / secs,
             bytes as f64 / secs / 1e6,
             bodies.len() as f64 / secs,
             bodies.len() as f64 / commits.max(1.0),
+            pct(0.5),
+            pct(0.99),
             secs
         );
         server.stop().await;
