@@ -227,6 +227,7 @@ async fn every_status_and_scope() {
     env.push(("DISTILLGUARD_MAX_BODY_BYTES", "64KiB".into()));
     env.push(("DISTILLGUARD_MAX_DECOMPRESSED_BYTES", "256KiB".into()));
     env.push(("DISTILLGUARD_MAX_INFLIGHT_BATCHES", "1".into()));
+    env.push(("DISTILLGUARD_BODY_TIMEOUT", "500ms".into()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let s = Server::start(dir.path(), &env);
     let c = client();
@@ -377,6 +378,16 @@ async fn every_status_and_scope() {
         .unwrap()
         .unwrap();
     assert_eq!(status, 413);
+    // 408: a body that stops arriving.
+    let host = s.url.strip_prefix("http://").unwrap().to_string();
+    let head = format!(
+        "POST /v1/logs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {INGEST}\r\nContent-Type: {nd}\r\nContent-Length: 1000\r\n\r\n"
+    );
+    let status = tokio::task::spawn_blocking(move || raw_request(&host, &head, b"{\"ts\":"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 408);
     let bomb = gzip(&records("bomb", 2000, 200, 1_772_500_000));
     assert!(bomb.len() < 64 << 10);
     let (st, _, out) = post_logs(&c, &s, Some(INGEST), nd, Some("gzip"), bomb).await;

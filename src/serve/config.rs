@@ -42,6 +42,9 @@ pub struct Config {
     /// Bounds memory: at most this many times (max_body_bytes + max_decompressed_bytes).
     #[serde(deserialize_with = "lenient")]
     pub max_inflight_batches: usize,
+    /// Time allowed for a post's body to arrive once its headers are in.
+    #[serde(deserialize_with = "duration")]
+    pub body_timeout: Duration,
     #[serde(deserialize_with = "tokens")]
     pub tokens: Vec<TokenEntry>,
     /// A TOML file with `[[tokens]]` entries, read at startup (keeps secrets out of the config).
@@ -64,6 +67,7 @@ impl Default for Config {
             max_decompressed_bytes: 64 << 20,
             max_record_bytes: 1 << 20,
             max_inflight_batches: 16,
+            body_timeout: Duration::from_secs(60),
             tokens: Vec::new(),
             tokens_file: None,
             insecure_no_auth: false,
@@ -84,6 +88,7 @@ pub const SETTINGS: &[&str] = &[
     "max_decompressed_bytes",
     "max_record_bytes",
     "max_inflight_batches",
+    "body_timeout",
     "tokens",
     "tokens_file",
     "insecure_no_auth",
@@ -176,6 +181,7 @@ impl Config {
             ("detect_interval", self.detect_interval),
             ("window", self.window),
             ("compact_interval", self.compact_interval),
+            ("body_timeout", self.body_timeout),
         ] {
             if d.is_zero() {
                 return Err(format!("{name} must be above 0"));

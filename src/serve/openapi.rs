@@ -68,6 +68,7 @@ pub fn document() -> Value {
         ),
         json!({
             "400": json_ok("nothing in the body is usable (no records, all rejected, or corrupt compressed data); the rejects are listed", json!({"$ref": "#/components/schemas/IngestOutcome"})),
+            "408": error_response("the body did not arrive within body_timeout"),
             "413": error_response("the body, or the body once decompressed, is over its limit"),
             "415": error_response("Content-Type is not a body of records, or Content-Encoding is unknown"),
             "503": retry_response("too many posts in flight, compaction in progress, starting, or shutting down: retry after Retry-After seconds"),

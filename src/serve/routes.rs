@@ -160,10 +160,21 @@ async fn post_logs(
             1,
         ));
     };
-    let raw = match Limited::new(body, limit).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => return Err(too_large(limit)),
-        Err(e) => return Err(ApiError::bad_request(format!("cannot read the body: {e}"))),
+    // A slow sender must not hold its in-flight place for ever.
+    let read = tokio::time::timeout(app.cfg.body_timeout, Limited::new(body, limit).collect());
+    let raw = match read.await {
+        Ok(Ok(c)) => c.to_bytes(),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => return Err(too_large(limit)),
+        Ok(Err(e)) => return Err(ApiError::bad_request(format!("cannot read the body: {e}"))),
+        Err(_) => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the body did not arrive within {} s",
+                    app.cfg.body_timeout.as_secs_f64()
+                ),
+            ));
+        }
     };
     let Ok(gate) = app.gate.clone().try_read_owned() else {
         return Err(ApiError::unavailable(
