@@ -544,6 +544,37 @@ fn refuses_to_serve_the_network_without_tokens() {
     assert!(out.stdout.is_empty(), "it never listened");
 }
 
+#[test]
+fn a_log_that_cannot_be_replayed_stops_the_service() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // A batch whose record length points past its end.
+        let db = redb::Database::create(dir.path().join("log.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut log = txn
+                .open_table(redb::TableDefinition::<u64, &[u8]>::new("log"))
+                .unwrap();
+            let mut bad = 0i64.to_le_bytes().to_vec();
+            bad.extend_from_slice(&100u32.to_le_bytes());
+            bad.extend_from_slice(b"{}");
+            log.insert(0, bad.as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_distillguard"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot replay the log") && err.contains("corrupt"),
+        "{err}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn posting_gives_the_clusters_of_scan() {
     let sample = fixture("sample.ndjson.gz");

@@ -39,6 +39,8 @@ pub enum ServeError {
     OpenOnNetwork(std::net::SocketAddr),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("cannot replay the log: {0}")]
+    Replay(String),
     #[error("serving HTTP: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -162,6 +164,8 @@ pub async fn run(
         cfg,
     });
 
+    // A log that cannot be replayed stops the service: serving without its state would be wrong.
+    let (fatal_tx, fatal_rx) = tokio::sync::oneshot::channel::<ServeError>();
     let starter = app.clone();
     let background = tokio::spawn(async move {
         let worker = starter.clone();
@@ -182,14 +186,30 @@ pub async fn run(
                 starter.ready.store(true, Ordering::Release);
                 detection::background(starter).await;
             }
-            Ok(Err(e)) => tracing::error!("cannot replay the log: {e}"),
-            Err(e) => tracing::error!("cannot replay the log: {e}"),
+            Ok(Err(e)) => {
+                let _ = fatal_tx.send(ServeError::Replay(e.to_string()));
+            }
+            Err(e) => {
+                let _ = fatal_tx.send(ServeError::Replay(e.to_string()));
+            }
         }
     });
 
+    let fatal = Arc::new(std::sync::Mutex::new(None));
+    let stop = {
+        let fatal = fatal.clone();
+        async move {
+            tokio::select! {
+                _ = shutdown => {}
+                Ok(e) = fatal_rx => {
+                    *fatal.lock().expect("fatal error") = Some(e);
+                }
+            }
+        }
+    };
     let router = routes::router(app.clone());
     axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(stop)
         .await?;
 
     tracing::info!("shutting down: stopped accepting, committing what is queued");
@@ -199,6 +219,9 @@ pub async fn run(
     tokio::task::spawn_blocking(move || writer_thread.join())
         .await
         .ok();
+    if let Some(e) = fatal.lock().expect("fatal error").take() {
+        return Err(e);
+    }
     tracing::info!("stopped");
     Ok(())
 }
