@@ -13,17 +13,27 @@ use crate::scan::{self, ScanConfig};
 use crate::source::ReadOptions;
 
 pub fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
+    init_logging_from(["warn", "info", "debug"], verbose, false);
+}
+
+/// Logging for `serve`: info by default, optionally one JSON object per line.
+pub fn init_service_logging(verbose: u8, json: bool) {
+    init_logging_from(["info", "debug", "trace"], verbose, json);
+}
+
+/// Logs to standard error at `levels[verbose]`; `RUST_LOG` overrides.
+fn init_logging_from(levels: [&str; 3], verbose: u8, json: bool) {
+    let level = levels[usize::from(verbose).min(2)];
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,4 +181,42 @@ pub fn simulate(cfg: &crate::sim::SimConfig, out: &Path) -> anyhow::Result<ExitC
         s.campaigns_path.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+pub struct ServeArgs {
+    pub config: Option<PathBuf>,
+    pub listen: Option<std::net::SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Runs the service until SIGTERM or Ctrl-C. Prints `listening on http://ADDR` on standard
+/// output once the port is bound (the address is the real one when port 0 was asked for).
+pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut cfg = crate::serve::config::Config::load(args.config.as_deref())?;
+    if let Some(l) = args.listen {
+        cfg.listen = l;
+    }
+    if let Some(d) = args.data_dir {
+        cfg.data_dir = d;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    // Before binding, so a refused start never claims to be listening.
+    crate::serve::check_access(&cfg, cfg.listen)?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, data_dir = %cfg.data_dir.display(), "listening");
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on http://{addr}")
+            .and_then(|_| stdout.flush())
+            .context("cannot write to standard output")?;
+        drop(stdout);
+        crate::serve::run(cfg, listener, crate::serve::shutdown_signal()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
 }

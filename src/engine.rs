@@ -8,7 +8,20 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::detect::{self, AccountView, DetectConfig};
 use crate::features::{AccountState, Dictionary, Lexicon, Observation};
 use crate::record::Record;
-use crate::report::Cluster;
+use crate::report::{Cluster, Signal, Stats, rfc3339};
+
+/// One account as the engine holds it: its activity and what its own traffic says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountSummary {
+    pub requests: u64,
+    pub first_ms: i64,
+    pub last_ms: i64,
+    /// The score of the account's traffic taken alone (no cross-account ties).
+    pub score: f64,
+    pub signals: Vec<Signal>,
+    /// A few of its prompts, shortened.
+    pub examples: Vec<String>,
+}
 
 /// What happened to one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +105,28 @@ impl Engine {
         self.accounts.contains_key(id)
     }
 
+    /// Whether a record with this `request_id` was ingested.
+    pub fn has_request(&self, request_id: &str) -> bool {
+        self.seen.contains(&xxh3_64(request_id.as_bytes()))
+    }
+
+    /// One account's activity and the signals of its own traffic.
+    pub fn account(&self, id: &str) -> Option<AccountSummary> {
+        let state = self.accounts.get(id)?;
+        let agg = detect::aggregate::Aggregate::of([state.value()]);
+        let mut card = detect::score::Scorecard::default();
+        detect::score::traffic_signals(&mut card, &agg);
+        let (score, signals) = card.finish();
+        Some(AccountSummary {
+            requests: u64::from(state.requests),
+            first_ms: state.first_ms,
+            last_ms: state.last_ms,
+            score,
+            signals,
+            examples: state.examples().map(str::to_string).collect(),
+        })
+    }
+
     pub fn accounts(&self) -> usize {
         self.accounts.len()
     }
@@ -102,6 +137,21 @@ impl Engine {
 
     pub fn duplicates(&self) -> u64 {
         self.duplicates.load(Ordering::Relaxed)
+    }
+
+    /// The report's statistics that describe the state: records, duplicates, accounts, time span.
+    /// The door fills in what it knows about its inputs.
+    pub fn state_stats(&self) -> Stats {
+        let span = self.time_span();
+        Stats {
+            records_accepted: self.accepted(),
+            duplicates: self.duplicates(),
+            accounts: self.accounts() as u64,
+            first_seen: span.map(|s| rfc3339(s.0)),
+            last_seen: span.map(|s| rfc3339(s.1)),
+            span_hours: span.map_or(0.0, |(a, b)| ((b - a) as f64 / 36_000.0).round() / 100.0),
+            ..Stats::default()
+        }
     }
 
     /// First and last record times, when any record was accepted.

@@ -14,5 +14,6 @@ pub mod features;
 pub mod record;
 pub mod report;
 pub mod scan;
+pub mod serve;
 pub mod sim;
 pub mod source;

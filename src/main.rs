@@ -1,10 +1,11 @@
 //! The `distillguard` command line: parses arguments and hands over to the library.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use distillguard::commands::{self, OutputFormat, ScanArgs};
+use distillguard::commands::{self, OutputFormat, ScanArgs, ServeArgs};
 use distillguard::sim::SimConfig;
 
 #[derive(Parser)]
@@ -31,6 +32,25 @@ enum Command {
     Eval(Eval),
     /// Write labelled simulated traffic: logs.ndjson.gz, labels.csv and campaigns.json.
     Simulate(Simulate),
+    /// Run the service: ingest logs over HTTP (durably), detect on a timer and on demand, serve
+    /// the findings.
+    Serve(Serve),
+}
+
+#[derive(clap::Args)]
+struct Serve {
+    /// TOML configuration; every setting can also come from DISTILLGUARD_<SETTING> variables.
+    #[arg(long, value_name = "FILE", env = "DISTILLGUARD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free one); overrides the config.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Where the log is kept; overrides the config.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log lines as JSON objects.
+    #[arg(long)]
+    log_json: bool,
 }
 
 #[derive(clap::Args)]
@@ -143,7 +163,11 @@ fn score_in_range(s: &str) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    commands::init_logging(cli.verbose);
+    match &cli.command {
+        // A service reports what it does by default; the commands stay quiet.
+        Command::Serve(a) => commands::init_service_logging(cli.verbose, a.log_json),
+        _ => commands::init_logging(cli.verbose),
+    }
     let result = match cli.command {
         Command::Scan(a) => commands::scan(ScanArgs {
             paths: a.paths,
@@ -162,6 +186,11 @@ fn main() -> ExitCode {
             logs: a.logs,
             step_minutes: a.step_minutes,
             format: a.format.into(),
+        }),
+        Command::Serve(a) => commands::serve(ServeArgs {
+            config: a.config,
+            listen: a.listen,
+            data_dir: a.data_dir,
         }),
         Command::Simulate(a) => {
             let mut cfg = match a.preset {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::detect::DetectConfig;
 use crate::engine::Engine;
 use crate::record::Record;
-use crate::report::{Reject, RejectSummary, Report, Stats, generator, rfc3339};
+use crate::report::{Reject, RejectSummary, Report, Stats, generator};
 use crate::source::{self, Batch, Input, ReadOptions, SourceError};
 
 pub use progress::Progress;
@@ -207,20 +207,14 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     progress.finish();
 
     let elapsed = started.elapsed();
-    let span = engine.time_span();
     let stats = Stats {
         inputs: inputs.len(),
         bytes_read: bytes_done.load(Ordering::Relaxed),
         records_read,
-        records_accepted: engine.accepted(),
         rejected: summary.count,
-        duplicates: engine.duplicates(),
-        accounts: engine.accounts() as u64,
-        first_seen: span.map(|s| rfc3339(s.0)),
-        last_seen: span.map(|s| rfc3339(s.1)),
-        span_hours: span.map_or(0.0, |(a, b)| ((b - a) as f64 / 36_000.0).round() / 100.0),
         duration_ms: elapsed.as_millis() as u64,
         records_per_second: (records_read as f64 / elapsed.as_secs_f64().max(1e-9)).round(),
+        ..engine.state_stats()
     };
     Ok(ScanOutcome {
         report: Report {

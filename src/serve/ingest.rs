@@ -1,0 +1,202 @@
+//! `POST /v1/logs` once the body is read: decompress, split, parse, drop what is already stored,
+//! make the rest durable, then fold it into the engine. Runs on a blocking thread: it is CPU work
+//! and it waits for the commit.
+
+use std::collections::HashSet;
+
+use axum::http::{HeaderMap, header};
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::oneshot;
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::App;
+use super::error::ApiError;
+use super::store::{Append, BatchBytes};
+use crate::engine::Ingested;
+use crate::record::Record;
+use crate::source::{self, Compression, DecompressError};
+
+/// Media types of a body of records; `application/json` is an array (or one object), the others
+/// one record per line. The layout itself is recognised from the data, as for files.
+const MEDIA_TYPES: &[&str] = &[
+    "application/x-ndjson",
+    "application/ndjson",
+    "application/jsonl",
+    "application/json",
+];
+
+/// Checks `Content-Type` (415 when it is not a body of records).
+pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = ct.split(';').next().unwrap_or("").trim();
+    if MEDIA_TYPES.iter().any(|m| media.eq_ignore_ascii_case(m)) {
+        Ok(())
+    } else {
+        Err(ApiError::unsupported(format!(
+            "Content-Type {ct:?} is not supported: send application/x-ndjson or application/json"
+        )))
+    }
+}
+
+/// Reads `Content-Encoding` (415 for an unknown one). `None`: no header, so the body's magic
+/// bytes decide, as they do for files.
+pub fn content_encoding(headers: &HeaderMap) -> Result<Option<Compression>, ApiError> {
+    let Some(v) = headers.get(header::CONTENT_ENCODING) else {
+        return Ok(None);
+    };
+    let v = v.to_str().unwrap_or("").trim().to_ascii_lowercase();
+    match v.as_str() {
+        "" | "identity" => Ok(Some(Compression::None)),
+        "gzip" | "x-gzip" => Ok(Some(Compression::Gzip)),
+        "zstd" => Ok(Some(Compression::Zstd)),
+        _ => Err(ApiError::unsupported(format!(
+            "Content-Encoding {v:?} is not supported: send gzip, zstd or none"
+        ))),
+    }
+}
+
+/// A record that was not taken, by its position in the body.
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectEntry {
+    /// 0-based position of the record among the body's records.
+    pub index: usize,
+    /// 1-based line where it starts.
+    pub line: u64,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestOutcome {
+    /// New records, now durable and counted.
+    pub accepted: u64,
+    /// Records whose `request_id` was already stored (counted once).
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub rejects: Vec<RejectEntry>,
+}
+
+/// Everything a post does after its body is read.
+pub fn ingest(
+    app: &App,
+    raw: &[u8],
+    encoding: Option<Compression>,
+) -> Result<IngestOutcome, ApiError> {
+    let cfg = &app.cfg;
+    let compression =
+        encoding.unwrap_or_else(|| source::detect(&raw[..raw.len().min(source::MAGIC_LEN)], None));
+    let decompressed;
+    let body: &[u8] = if compression == Compression::None && raw.len() <= cfg.max_decompressed_bytes
+    {
+        raw
+    } else {
+        decompressed =
+            match source::decompress_bounded(raw, compression, cfg.max_decompressed_bytes) {
+                Ok(b) => b,
+                Err(DecompressError::TooLarge { limit }) => {
+                    return Err(ApiError::too_large(format!(
+                        "the decompressed body is over the limit of {limit} bytes"
+                    )));
+                }
+                Err(e @ DecompressError::Corrupt(_)) => {
+                    return Err(ApiError::bad_request(e.to_string()));
+                }
+            };
+        &decompressed
+    };
+
+    let engine = app.engine();
+    let cutoff = app.store.cutoff();
+    let mut rejects = Vec::new();
+    let mut records: Vec<Record<'_>> = Vec::new();
+    let mut batch = BatchBytes::new();
+    // Hashes, as the engine keeps them: no allocation per id.
+    let mut in_body = HashSet::new();
+    let mut duplicates = 0u64;
+    let items = source::split_items(body, cfg.max_record_bytes);
+    for (index, item) in items.iter().enumerate() {
+        let item = item.get(body);
+        let reject = |reason: String| RejectEntry {
+            index,
+            line: item.line,
+            reason,
+        };
+        if let Some(len) = item.oversize {
+            rejects.push(reject(format!(
+                "record is {len} bytes, over the limit of {} bytes",
+                cfg.max_record_bytes
+            )));
+            continue;
+        }
+        let rec = match Record::parse(item.bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                rejects.push(reject(e.0));
+                continue;
+            }
+        };
+        if rec.ts_ms < cutoff {
+            rejects.push(reject(format!(
+                "field `ts`: older than the time window, which starts at {}",
+                crate::report::rfc3339(cutoff)
+            )));
+            continue;
+        }
+        if let Some(id) = rec.request_id.as_deref()
+            && (engine.has_request(id) || !in_body.insert(xxh3_64(id.as_bytes())))
+        {
+            duplicates += 1;
+            continue;
+        }
+        batch.push(item.bytes, rec.ts_ms);
+        records.push(rec);
+    }
+    let rejected = rejects.len() as u64;
+    app.metrics
+        .records_rejected
+        .fetch_add(rejected, std::sync::atomic::Ordering::Relaxed);
+    if records.is_empty() && duplicates == 0 {
+        let why = if items.is_empty() {
+            "the body holds no records"
+        } else {
+            "no record in the body is usable"
+        };
+        return Err(ApiError::bad_request(why).with(json!({
+            "accepted": 0, "duplicates": 0, "rejected": rejected, "rejects": rejects,
+        })));
+    }
+
+    if batch.records() > 0 {
+        let (done, wait) = oneshot::channel();
+        app.send_to_writer(Append { batch, done })?;
+        match wait.blocking_recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(ApiError::internal(format!("the batch was not stored: {e}"))),
+            Err(_) => return Err(ApiError::internal("the log writer stopped")),
+        }
+    }
+    // Durable now; a concurrent post may have stored the same request_id meanwhile, and the
+    // engine counts it once.
+    let mut accepted = 0u64;
+    for rec in &records {
+        match engine.ingest(rec) {
+            Ingested::New => accepted += 1,
+            Ingested::Duplicate => duplicates += 1,
+        }
+    }
+    app.folded();
+    let m = &app.metrics;
+    use std::sync::atomic::Ordering::Relaxed;
+    m.records_accepted.fetch_add(accepted, Relaxed);
+    m.records_duplicate.fetch_add(duplicates, Relaxed);
+    m.batches_accepted.fetch_add(1, Relaxed);
+    Ok(IngestOutcome {
+        accepted,
+        duplicates,
+        rejected,
+        rejects,
+    })
+}

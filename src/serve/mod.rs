@@ -1,0 +1,250 @@
+//! The service door: logs arrive over HTTP, are made durable in a write-ahead log, folded into
+//! the same [`Engine`] as `scan`'s, and detection runs on a timer and on demand.
+//!
+//! A post is acknowledged only after its batch is committed (fsync); the writer commits all
+//! waiting batches together. On start the log is replayed into a fresh engine, so what was
+//! acknowledged is back, counted once (request ids are de-duplicated in commit order).
+
+pub mod auth;
+pub mod config;
+pub mod detection;
+pub mod error;
+pub mod ingest;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod store;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::engine::Engine;
+use auth::{HasTokens, Tokens};
+use config::Config;
+use detection::Detection;
+use error::ApiError;
+use metrics::Metrics;
+use store::{Append, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "no tokens are configured and {0} is not a loopback address: configure tokens, or set \
+         insecure_no_auth = true to serve without authentication"
+    )]
+    OpenOnNetwork(std::net::SocketAddr),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot replay the log: {0}")]
+    Replay(String),
+    #[error("serving HTTP: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Everything the routes share.
+pub struct App {
+    pub cfg: Config,
+    pub tokens: Tokens,
+    pub store: Arc<Store>,
+    engine: RwLock<Arc<Engine>>,
+    ready: AtomicBool,
+    /// Taken at shutdown so the writer thread sees the end of its queue.
+    writer: RwLock<Option<mpsc::Sender<Append>>>,
+    /// Posts between reading their body and their answer.
+    pub inflight: Arc<Semaphore>,
+    /// Held shared by a post from its dedup check to its fold, exclusively by compaction.
+    pub gate: Arc<tokio::sync::RwLock<()>>,
+    /// Batches folded into the engine (and engine rebuilds): detection runs compare it.
+    generation: AtomicU64,
+    pub metrics: Metrics,
+    pub detection: Detection,
+}
+
+impl HasTokens for Arc<App> {
+    fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+}
+
+impl App {
+    pub fn engine(&self) -> Arc<Engine> {
+        self.engine.read().expect("engine").clone()
+    }
+
+    fn replace_engine(&self, engine: Engine) {
+        *self.engine.write().expect("engine") = Arc::new(engine);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// A batch was folded into the engine.
+    fn folded(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// 503 until the log is replayed.
+    pub fn check_ready(&self) -> Result<(), ApiError> {
+        if self.is_ready() {
+            Ok(())
+        } else {
+            Err(ApiError::unavailable(
+                "starting: the log is being replayed",
+                1,
+            ))
+        }
+    }
+
+    fn send_to_writer(&self, append: Append) -> Result<(), ApiError> {
+        let writer = self.writer.read().expect("writer").clone();
+        let sent = match writer {
+            // The in-flight limit keeps the queue from filling, so this rarely waits.
+            Some(tx) => tx.blocking_send(append).is_ok(),
+            None => false,
+        };
+        if sent {
+            Ok(())
+        } else {
+            Err(ApiError::unavailable("shutting down", 5))
+        }
+    }
+}
+
+/// Refuses to serve without tokens on an address other than loopback, unless told to.
+pub fn check_access(cfg: &Config, addr: std::net::SocketAddr) -> Result<(), ServeError> {
+    if cfg.tokens.is_empty() && !addr.ip().is_loopback() && !cfg.insecure_no_auth {
+        return Err(ServeError::OpenOnNetwork(addr));
+    }
+    Ok(())
+}
+
+/// Serves on `listener` until `shutdown` completes, then finishes the requests in flight, lets
+/// the writer commit what it holds, and returns.
+pub async fn run(
+    cfg: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let addr = listener.local_addr()?;
+    check_access(&cfg, addr)?;
+    let tokens = Tokens::new(&cfg.tokens);
+    if tokens.is_open() {
+        tracing::warn!(
+            "no tokens configured: every caller may ingest, read and administer (fine on loopback for local use)"
+        );
+    }
+    let dir = cfg.data_dir.clone();
+    let store = Arc::new(
+        tokio::task::spawn_blocking(move || Store::open(&dir))
+            .await
+            .expect("open the store")?,
+    );
+    let (writer, writer_thread) = store::spawn_writer(store.clone(), cfg.max_inflight_batches);
+    let app = Arc::new(App {
+        tokens,
+        inflight: Arc::new(Semaphore::new(cfg.max_inflight_batches)),
+        store,
+        engine: RwLock::new(Arc::new(Engine::new())),
+        ready: AtomicBool::new(false),
+        writer: RwLock::new(Some(writer)),
+        gate: Arc::new(tokio::sync::RwLock::new(())),
+        generation: AtomicU64::new(0),
+        metrics: Metrics::default(),
+        detection: Detection::default(),
+        cfg,
+    });
+
+    // A log that cannot be replayed stops the service: serving without its state would be wrong.
+    let (fatal_tx, fatal_rx) = tokio::sync::oneshot::channel::<ServeError>();
+    let starter = app.clone();
+    let background = tokio::spawn(async move {
+        let worker = starter.clone();
+        let started = std::time::Instant::now();
+        let cutoff = worker.store.cutoff();
+        let replayed =
+            tokio::task::spawn_blocking(move || detection::rebuild(&worker.store, cutoff)).await;
+        match replayed {
+            Ok(Ok((engine, _))) => {
+                tracing::info!(
+                    records = engine.accepted(),
+                    accounts = engine.accounts(),
+                    batches = starter.store.batches(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "log replayed"
+                );
+                starter.replace_engine(engine);
+                starter.ready.store(true, Ordering::Release);
+                detection::background(starter).await;
+            }
+            Ok(Err(e)) => {
+                let _ = fatal_tx.send(ServeError::Replay(e.to_string()));
+            }
+            Err(e) => {
+                let _ = fatal_tx.send(ServeError::Replay(e.to_string()));
+            }
+        }
+    });
+
+    let fatal = Arc::new(std::sync::Mutex::new(None));
+    let stop = {
+        let fatal = fatal.clone();
+        async move {
+            tokio::select! {
+                _ = shutdown => {}
+                Ok(e) = fatal_rx => {
+                    *fatal.lock().expect("fatal error") = Some(e);
+                }
+            }
+        }
+    };
+    let router = routes::router(app.clone());
+    axum::serve(listener, router)
+        .with_graceful_shutdown(stop)
+        .await?;
+
+    tracing::info!("shutting down: stopped accepting, committing what is queued");
+    background.abort();
+    let _ = background.await;
+    app.writer.write().expect("writer").take();
+    tokio::task::spawn_blocking(move || writer_thread.join())
+        .await
+        .ok();
+    if let Some(e) = fatal.lock().expect("fatal error").take() {
+        return Err(e);
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

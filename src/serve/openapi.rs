@@ -1,0 +1,225 @@
+//! The API description served at `/openapi.json` (OpenAPI 3.1), written by hand: the routes are
+//! few, and a test checks that every route the router serves is described here.
+
+use serde_json::{Value, json};
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn retry_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "headers": {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    })
+}
+
+/// Responses every authenticated route may give.
+fn auth_responses() -> Value {
+    json!({
+        "401": error_response("no token, or a token that is not configured"),
+        "403": error_response("the token lacks the scope this route needs"),
+    })
+}
+
+fn op(summary: &str, scopes: &[&str], ok: Value, more: Value) -> Value {
+    let mut responses = json!({"200": ok});
+    let obj = responses.as_object_mut().expect("object");
+    if !scopes.is_empty() {
+        obj.extend(auth_responses().as_object().expect("object").clone());
+    }
+    if let Value::Object(m) = more {
+        obj.extend(m);
+    }
+    let security = if scopes.is_empty() {
+        json!([])
+    } else {
+        json!([{"bearer": scopes}])
+    };
+    json!({
+        "summary": summary,
+        "description": if scopes.is_empty() {
+            "Public: no token needed.".to_string()
+        } else {
+            format!("Needs a token with the {} scope.", scopes.join(" or "))
+        },
+        "security": security,
+        "responses": responses,
+    })
+}
+
+fn json_ok(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn id_param(description: &str) -> Value {
+    json!([{"name": "id", "in": "path", "required": true, "description": description, "schema": {"type": "string"}}])
+}
+
+pub fn document() -> Value {
+    let not_ready = retry_response("starting: the log is being replayed");
+    let mut ingest = op(
+        "Ingest request-log records",
+        &["ingest", "admin"],
+        json_ok(
+            "the batch is durable (committed with fsync) and counted",
+            json!({"$ref": "#/components/schemas/IngestOutcome"}),
+        ),
+        json!({
+            "400": json_ok("nothing in the body is usable (no records, all rejected, or corrupt compressed data); the rejects are listed", json!({"$ref": "#/components/schemas/IngestOutcome"})),
+            "408": error_response("the body did not arrive within body_timeout"),
+            "413": error_response("the body, or the body once decompressed, is over its limit"),
+            "415": error_response("Content-Type is not a body of records, or Content-Encoding is unknown"),
+            "503": retry_response("too many posts in flight, compaction in progress, starting, or shutting down: retry after Retry-After seconds"),
+        }),
+    );
+    ingest["requestBody"] = json!({
+        "required": true,
+        "description": "Records as in the contract: one JSON object per line (application/x-ndjson) or a JSON array (application/json). Content-Encoding gzip or zstd is accepted; without the header the body's magic bytes decide.",
+        "content": {
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Record"}}}
+        }
+    });
+    let mut list = op(
+        "Clusters of the latest detection run, highest score first",
+        &["read", "admin"],
+        json_ok(
+            "a page of the report (the contract's shape, with paging)",
+            json!({"$ref": "#/components/schemas/ClusterPage"}),
+        ),
+        json!({"400": error_response("a query parameter is not valid")}),
+    );
+    list["parameters"] = json!([
+        {"name": "min_score", "in": "query", "schema": {"type": "number", "minimum": 0, "maximum": 1}, "description": "only clusters scoring at least this"},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}}
+    ]);
+    let mut cluster = op(
+        "One cluster with all its evidence",
+        &["read", "admin"],
+        json_ok(
+            "the cluster; prompt text only with the read scope",
+            json!({"$ref": "#/components/schemas/Cluster"}),
+        ),
+        json!({"404": error_response("no such cluster in the latest run")}),
+    );
+    cluster["parameters"] = id_param("cluster id, e.g. dg-0f26e6a1cc3e");
+    let mut account = op(
+        "One account: its activity, its own signals and its cluster",
+        &["read", "admin"],
+        json_ok(
+            "the account",
+            json!({"$ref": "#/components/schemas/Account"}),
+        ),
+        json!({"404": error_response("no such account in the time window"), "503": not_ready.clone()}),
+    );
+    account["parameters"] = id_param("account id");
+
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "distillguard",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Finds distillation campaigns in LLM-API request logs. Post logs, read the clusters that detection flags."
+        },
+        "paths": {
+            "/healthz": {"get": op("Liveness", &[], json!({"description": "the process is up", "content": {"text/plain": {"schema": {"type": "string"}}}}), json!({}))},
+            "/readyz": {"get": op("Readiness", &[], json_ok("the log is replayed; posts are taken", json!({"type": "object"})), json!({"503": not_ready.clone()}))},
+            "/metrics": {"get": op("Prometheus metrics", &["admin"], json!({"description": "text exposition format 0.0.4", "content": {"text/plain": {"schema": {"type": "string"}}}}), json!({}))},
+            "/openapi.json": {"get": op("This document", &[], json_ok("OpenAPI 3.1", json!({"type": "object"})), json!({}))},
+            "/v1/logs": {"post": ingest},
+            "/v1/detect": {"post": op(
+                "Run detection over every acknowledged record and wait for it",
+                &["read", "admin"],
+                json_ok("the run is done; read its clusters at /v1/clusters", json!({"$ref": "#/components/schemas/DetectOutcome"})),
+                json!({"503": not_ready.clone()}),
+            )},
+            "/v1/clusters": {"get": list},
+            "/v1/clusters/{id}": {"get": cluster},
+            "/v1/accounts/{id}": {"get": account},
+            "/v1/stats": {"get": op("State, log, ingest and detection figures", &["read", "admin"], json_ok("figures", json!({"type": "object"})), json!({}))},
+            "/v1/admin/compact": {"post": op(
+                "Move the time window to the newest record now: delete what left it, rebuild the state",
+                &["admin"],
+                json_ok("what was compacted", json!({"$ref": "#/components/schemas/Compaction"})),
+                json!({"503": not_ready}),
+            )}
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "Tokens have scopes: ingest (post logs), read (read findings with prompt text), admin (read findings without prompt text, run detection and compaction, metrics). With no tokens configured every caller has every scope."}
+            },
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                "Reject": {"type": "object", "properties": {
+                    "index": {"type": "integer", "description": "0-based position among the body's records"},
+                    "line": {"type": "integer", "description": "1-based line where the record starts"},
+                    "reason": {"type": "string"}}},
+                "IngestOutcome": {"type": "object", "properties": {
+                    "accepted": {"type": "integer"}, "duplicates": {"type": "integer"}, "rejected": {"type": "integer"},
+                    "rejects": {"type": "array", "items": {"$ref": "#/components/schemas/Reject"}},
+                    "error": {"type": "string", "description": "only with 400"}}},
+                "Record": {"type": "object", "required": ["ts", "account_id"], "description": "the contract's input record; see the README for every field",
+                    "properties": {"ts": {"type": ["string", "number"]}, "account_id": {"type": "string"}, "request_id": {"type": "string"}}},
+                "Signal": {"type": "object", "required": ["name", "score", "detail"], "properties": {
+                    "name": {"type": "string"}, "score": {"type": "number"}, "contribution": {"type": "number"}, "detail": {"type": "string"}}},
+                "Cluster": {"type": "object", "required": ["id", "score", "accounts", "signals"], "properties": {
+                    "id": {"type": "string"}, "score": {"type": "number"},
+                    "accounts": {"type": "array", "items": {"type": "string"}},
+                    "signals": {"type": "array", "items": {"$ref": "#/components/schemas/Signal"}},
+                    "size": {"type": "integer"}, "requests": {"type": "integer"},
+                    "first_seen": {"type": "string"}, "last_seen": {"type": "string"},
+                    "shared": {"type": "array", "items": {"type": "object"}},
+                    "examples": {"type": "array", "items": {"type": "string"}, "description": "empty without the read scope"},
+                    "members": {"type": "array", "items": {"type": "object"}}}},
+                "ClusterPage": {"type": "object", "properties": {
+                    "clusters": {"type": "array", "items": {"$ref": "#/components/schemas/Cluster"}},
+                    "stats": {"type": "object"}, "rejects": {"type": "object"}, "generator": {"type": "string"},
+                    "detected_at": {"type": ["string", "null"]},
+                    "page": {"type": "object", "properties": {"offset": {"type": "integer"}, "limit": {"type": "integer"}, "total": {"type": "integer"}, "next_offset": {"type": ["integer", "null"]}}}}},
+                "Account": {"type": "object", "properties": {
+                    "account_id": {"type": "string"}, "requests": {"type": "integer"},
+                    "first_seen": {"type": "string"}, "last_seen": {"type": "string"},
+                    "score": {"type": "number", "description": "the account's own traffic, without cross-account ties"},
+                    "signals": {"type": "array", "items": {"$ref": "#/components/schemas/Signal"}},
+                    "examples": {"type": "array", "items": {"type": "string"}},
+                    "cluster": {"type": ["object", "null"], "properties": {"id": {"type": "string"}, "score": {"type": "number"}, "size": {"type": "integer"}}}}},
+                "DetectOutcome": {"type": "object", "properties": {
+                    "clusters": {"type": "integer"}, "accounts": {"type": "integer"}, "records": {"type": "integer"},
+                    "duration_ms": {"type": "integer"}, "finished_at": {"type": "string"}}},
+                "Compaction": {"type": "object", "properties": {
+                    "cutoff": {"type": ["string", "null"]}, "batches_removed": {"type": "integer"}, "records_in_window": {"type": "integer"}}}
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_described() {
+        let doc = document();
+        let routes = super::super::routes::routes().list;
+        for (method, path) in &routes {
+            assert!(
+                doc["paths"][path][method].is_object(),
+                "{method} {path} is not in the API description"
+            );
+        }
+        let described: usize = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|p| p.as_object().unwrap().len())
+            .sum();
+        assert_eq!(
+            described,
+            routes.len(),
+            "the description lists a route the router lacks"
+        );
+    }
+}

@@ -1,0 +1,382 @@
+//! The HTTP routes. Each handler checks the caller's scopes first; `/healthz`, `/readyz` and
+//! `/openapi.json` are public so probes and tools can reach them without a token.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderMap, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use axum::{Json, Router};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::App;
+use super::auth::{Caller, Scope};
+use super::detection::{self, Snapshot};
+use super::error::ApiError;
+use super::ingest;
+use super::metrics::Gauges;
+use crate::report::{Cluster, rfc3339};
+
+type AppState = Arc<App>;
+
+/// The router with the list of what it serves, so the API description can be checked against it.
+pub struct Routes {
+    router: Router<AppState>,
+    pub list: Vec<(&'static str, &'static str)>,
+}
+
+impl Routes {
+    fn add(mut self, method: &'static str, path: &'static str, mr: MethodRouter<AppState>) -> Self {
+        self.router = self.router.route(path, mr);
+        self.list.push((method, path));
+        self
+    }
+}
+
+pub fn routes() -> Routes {
+    Routes {
+        router: Router::new(),
+        list: Vec::new(),
+    }
+    .add("get", "/healthz", get(healthz))
+    .add("get", "/readyz", get(readyz))
+    .add("get", "/metrics", get(metrics))
+    .add("get", "/openapi.json", get(openapi))
+    .add("post", "/v1/logs", post(post_logs))
+    .add("post", "/v1/detect", post(post_detect))
+    .add("get", "/v1/clusters", get(list_clusters))
+    .add("get", "/v1/clusters/{id}", get(get_cluster))
+    .add("get", "/v1/accounts/{id}", get(get_account))
+    .add("get", "/v1/stats", get(stats))
+    .add("post", "/v1/admin/compact", post(post_compact))
+}
+
+pub fn router(app: AppState) -> Router {
+    routes()
+        .router
+        .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
+        .layer(middleware::from_fn_with_state(app.clone(), track))
+        .with_state(app)
+}
+
+/// Request metrics and one log line per request.
+async fn track(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().as_str().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_string();
+    let resp = next.run(req).await;
+    let took = started.elapsed();
+    let status = resp.status().as_u16();
+    app.metrics.request(&method, &route, status, took);
+    let ms = took.as_secs_f64() * 1e3;
+    if resp.status().is_server_error() {
+        tracing::warn!(%method, %route, status, ms, "request");
+    } else {
+        tracing::debug!(%method, %route, status, ms, "request");
+    }
+    resp
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    app.check_ready()?;
+    Ok(Json(json!({ "ready": true })))
+}
+
+async fn metrics(State(app): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(&[Scope::Admin])?;
+    let engine = app.engine();
+    let snap = app.detection.latest();
+    let mut bands = vec![("0.5", 0u64), ("0.7", 0), ("0.9", 0)];
+    let mut below = 0u64;
+    for c in &snap.report.clusters {
+        match bands
+            .iter_mut()
+            .rev()
+            .find(|(b, _)| c.score >= b.parse().unwrap_or(1.0))
+        {
+            Some((_, n)) => *n += 1,
+            None => below += 1,
+        }
+    }
+    bands.insert(0, ("0", below));
+    let text = app.metrics.render(&Gauges {
+        store_bytes: app.store.file_bytes(),
+        log_commits: app.store.commits(),
+        log_batches: app.store.batches() as u64,
+        accounts: engine.accounts() as u64,
+        records_in_window: engine.accepted(),
+        ready: app.is_ready(),
+        clusters_by_band: bands,
+    });
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+async fn openapi() -> Json<Value> {
+    Json(super::openapi::document())
+}
+
+async fn post_logs(
+    State(app): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    caller.require(&[Scope::Ingest, Scope::Admin])?;
+    app.check_ready()?;
+    ingest::check_content_type(&headers)?;
+    let encoding = ingest::content_encoding(&headers)?;
+    let limit = app.cfg.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(limit));
+    }
+    // Admission before the body is read, so memory is bounded by the in-flight limit.
+    let Ok(permit) = app.inflight.clone().try_acquire_owned() else {
+        app.metrics
+            .batches_refused_busy
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Read and drop the body, so the client sees the answer rather than a reset connection.
+        let mut body = Limited::new(body, limit);
+        while let Some(Ok(_)) = body.frame().await {}
+        return Err(ApiError::unavailable(
+            "too many posts in flight; retry later",
+            1,
+        ));
+    };
+    // A slow sender must not hold its in-flight place for ever.
+    let read = tokio::time::timeout(app.cfg.body_timeout, Limited::new(body, limit).collect());
+    let raw = match read.await {
+        Ok(Ok(c)) => c.to_bytes(),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => return Err(too_large(limit)),
+        Ok(Err(e)) => return Err(ApiError::bad_request(format!("cannot read the body: {e}"))),
+        Err(_) => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the body did not arrive within {} s",
+                    app.cfg.body_timeout.as_secs_f64()
+                ),
+            ));
+        }
+    };
+    let Ok(gate) = app.gate.clone().try_read_owned() else {
+        return Err(ApiError::unavailable(
+            "compacting the log; retry shortly",
+            1,
+        ));
+    };
+    let worker = app.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let result = ingest::ingest(&worker, &raw, encoding);
+        drop((gate, permit));
+        result
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("ingest failed: {e}")))??;
+    Ok(Json(outcome).into_response())
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::too_large(format!("the body is over the limit of {limit} bytes"))
+}
+
+async fn post_detect(State(app): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(&[Scope::Read, Scope::Admin])?;
+    app.check_ready()?;
+    let snap = detection::detect_now(&app).await?;
+    Ok(Json(json!({
+        "clusters": snap.report.clusters.len(),
+        "accounts": snap.report.stats.accounts,
+        "records": snap.report.stats.records_accepted,
+        "duration_ms": snap.duration.as_millis() as u64,
+        "finished_at": snap.finished_ms.map(rfc3339),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClusterQuery {
+    min_score: Option<f64>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+const MAX_PAGE: usize = 1000;
+
+async fn list_clusters(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ClusterQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&[Scope::Read, Scope::Admin])?;
+    let snap = app.detection.latest();
+    let min = q.min_score.unwrap_or(0.0);
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let offset = q.offset.unwrap_or(0);
+    let matching: Vec<&Cluster> = snap
+        .report
+        .clusters
+        .iter()
+        .filter(|c| c.score >= min)
+        .collect();
+    let total = matching.len();
+    let page: Vec<Cluster> = matching
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|c| shown(c, &caller))
+        .collect();
+    let next = (offset + page.len() < total).then_some(offset + page.len());
+    Ok(Json(json!({
+        "clusters": page,
+        "stats": snap.report.stats,
+        "rejects": snap.report.rejects,
+        "generator": snap.report.generator,
+        "detected_at": snap.finished_ms.map(rfc3339),
+        "page": {"offset": offset, "limit": limit, "total": total, "next_offset": next},
+    })))
+}
+
+async fn get_cluster(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Cluster>, ApiError> {
+    caller.require(&[Scope::Read, Scope::Admin])?;
+    let snap = app.detection.latest();
+    snap.report
+        .clusters
+        .iter()
+        .find(|c| c.id == id)
+        .map(|c| Json(shown(c, &caller)))
+        .ok_or_else(|| {
+            ApiError::not_found(format!("no cluster {id:?} in the latest detection run"))
+        })
+}
+
+async fn get_account(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&[Scope::Read, Scope::Admin])?;
+    app.check_ready()?;
+    let summary = app
+        .engine()
+        .account(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no account {id:?} in the time window")))?;
+    let snap: Arc<Snapshot> = app.detection.latest();
+    let cluster = snap.cluster_of.get(&id).map(|&i| {
+        let c = &snap.report.clusters[i];
+        json!({"id": c.id, "score": c.score, "size": c.size})
+    });
+    let examples = if caller.sees_prompts() {
+        summary.examples
+    } else {
+        Vec::new()
+    };
+    Ok(Json(json!({
+        "account_id": id,
+        "requests": summary.requests,
+        "first_seen": rfc3339(summary.first_ms),
+        "last_seen": rfc3339(summary.last_ms),
+        "score": summary.score,
+        "signals": summary.signals,
+        "examples": examples,
+        "cluster": cluster,
+    })))
+}
+
+async fn stats(State(app): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(&[Scope::Read, Scope::Admin])?;
+    let engine = app.engine();
+    let snap = app.detection.latest();
+    let span = engine.time_span();
+    let cutoff = app.store.cutoff();
+    use std::sync::atomic::Ordering::Relaxed;
+    let m = &app.metrics;
+    Ok(Json(json!({
+        "ready": app.is_ready(),
+        "records_accepted": engine.accepted(),
+        "duplicates": engine.duplicates(),
+        "accounts": engine.accounts(),
+        "first_seen": span.map(|s| rfc3339(s.0)),
+        "last_seen": span.map(|s| rfc3339(s.1)),
+        "window": {
+            "length_seconds": app.cfg.window.as_secs(),
+            "starts_at": (cutoff > i64::MIN).then(|| rfc3339(cutoff)),
+        },
+        "log": {
+            "batches": app.store.batches(),
+            "bytes": app.store.file_bytes(),
+            "commits_since_start": app.store.commits(),
+        },
+        "since_start": {
+            "accepted": m.records_accepted.load(Relaxed),
+            "duplicates": m.records_duplicate.load(Relaxed),
+            "rejected": m.records_rejected.load(Relaxed),
+            "batches": m.batches_accepted.load(Relaxed),
+            "busy": m.batches_refused_busy.load(Relaxed),
+        },
+        "detection": {
+            "runs": m.detection_runs.load(Relaxed),
+            "finished_at": snap.finished_ms.map(rfc3339),
+            "duration_ms": snap.duration.as_millis() as u64,
+            "clusters": snap.report.clusters.len(),
+            "pending_batches": app.generation().saturating_sub(snap.generation),
+        },
+    })))
+}
+
+async fn post_compact(
+    State(app): State<AppState>,
+    caller: Caller,
+) -> Result<Json<detection::Compaction>, ApiError> {
+    caller.require(&[Scope::Admin])?;
+    app.check_ready()?;
+    Ok(Json(detection::compact(&app).await?))
+}
+
+/// The cluster as this caller may see it: prompt text only with the read scope.
+fn shown(c: &Cluster, caller: &Caller) -> Cluster {
+    let mut c = c.clone();
+    if caller.sees_prompts() {
+        return c;
+    }
+    const REDACTED: &str = "[prompt text: needs the read scope]";
+    c.examples.clear();
+    let mut texts = Vec::new();
+    for s in &mut c.shared {
+        if matches!(
+            s.attribute.as_str(),
+            "prompt_template" | "prompt_phrase" | "system_prompt"
+        ) {
+            texts.push(std::mem::replace(&mut s.value, REDACTED.to_string()));
+        }
+    }
+    for sig in &mut c.signals {
+        for t in &texts {
+            if !t.is_empty() {
+                sig.detail = sig.detail.replace(t.as_str(), REDACTED);
+            }
+        }
+    }
+    c
+}

@@ -1,0 +1,389 @@
+//! The write-ahead log: every accepted batch, durable before it is acknowledged.
+//!
+//! One redb table maps a sequence number to a batch: the newest record time of the batch, then
+//! each record's JSON bytes with a length prefix. A single writer thread commits every batch that
+//! is waiting in one transaction (group commit: one fsync for many posts), then answers each
+//! poster. The state is rebuilt by replaying the log in sequence order; compaction deletes the
+//! batches that fell out of the time window.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+use tokio::sync::{mpsc, oneshot};
+
+const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
+const META: TableDefinition<&str, i64> = TableDefinition::new("meta");
+/// Records older than this (Unix ms) were compacted away and are refused.
+const CUTOFF: &str = "cutoff_ms";
+/// Batches committed in one transaction at most, to bound its size and the wait of the first.
+const MAX_GROUP: usize = 256;
+pub const FILE_NAME: &str = "log.redb";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: cannot create the data directory: {source}", path.display())]
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("log store: {0}")]
+    Db(#[from] redb::Error),
+    #[error("log store: batch {seq} is corrupt")]
+    Corrupt { seq: u64 },
+}
+
+fn db_err(e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Db(e.into())
+}
+
+/// A batch being encoded for the log.
+#[derive(Debug, Default)]
+pub struct BatchBytes {
+    buf: Vec<u8>,
+    max_ts: i64,
+    records: u32,
+}
+
+impl BatchBytes {
+    pub fn new() -> Self {
+        BatchBytes {
+            buf: vec![0; 8],
+            max_ts: i64::MIN,
+            records: 0,
+        }
+    }
+
+    pub fn push(&mut self, record: &[u8], ts_ms: i64) {
+        self.buf
+            .extend_from_slice(&(record.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(record);
+        self.max_ts = self.max_ts.max(ts_ms);
+        self.records += 1;
+    }
+
+    pub fn records(&self) -> u32 {
+        self.records
+    }
+
+    fn finish(mut self) -> (Vec<u8>, i64) {
+        self.buf[..8].copy_from_slice(&self.max_ts.to_le_bytes());
+        (self.buf, self.max_ts)
+    }
+}
+
+/// Walks one stored batch: its newest time and each record.
+fn decode(bytes: &[u8], mut f: impl FnMut(&[u8])) -> Option<i64> {
+    let max_ts = i64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let mut rest = &bytes[8..];
+    while !rest.is_empty() {
+        let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        f(rest.get(4..4 + len)?);
+        rest = &rest[4 + len..];
+    }
+    Some(max_ts)
+}
+
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+    /// Newest record time of every batch in the log, so compaction knows what to delete without
+    /// reading the log.
+    batches: Mutex<BTreeMap<u64, i64>>,
+    next_seq: AtomicU64,
+    cutoff: std::sync::atomic::AtomicI64,
+    /// Transactions committed by the writer (each one fsync), to see how well posts group.
+    commits: AtomicU64,
+}
+
+impl Store {
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(FILE_NAME);
+        let db = Database::create(&path).map_err(db_err)?;
+        let txn = db.begin_write().map_err(db_err)?;
+        txn.open_table(LOG).map_err(db_err)?;
+        txn.open_table(META).map_err(db_err)?;
+        txn.commit().map_err(db_err)?;
+
+        let txn = db.begin_read().map_err(db_err)?;
+        let cutoff = txn
+            .open_table(META)
+            .map_err(db_err)?
+            .get(CUTOFF)
+            .map_err(db_err)?
+            .map_or(i64::MIN, |v| v.value());
+        drop(txn);
+        let mut batches = BTreeMap::new();
+        each_batch(&db, 0, |seq, bytes| {
+            let max_ts = i64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+            batches.insert(seq, max_ts);
+            Some(())
+        })?;
+        let next = batches.last_key_value().map_or(0, |(k, _)| k + 1);
+        Ok(Store {
+            db,
+            path,
+            batches: Mutex::new(batches),
+            next_seq: AtomicU64::new(next),
+            cutoff: std::sync::atomic::AtomicI64::new(cutoff),
+            commits: AtomicU64::new(0),
+        })
+    }
+
+    /// Records older than this were compacted away (`i64::MIN` when nothing was).
+    pub fn cutoff(&self) -> i64 {
+        self.cutoff.load(Ordering::Acquire)
+    }
+
+    /// Batches in the log.
+    pub fn batches(&self) -> usize {
+        self.batches.lock().expect("batch index").len()
+    }
+
+    /// Group commits since the store was opened.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Space the log file takes on disk. redb grows its file ahead of use and leaves the new
+    /// part sparse, so the allocated blocks say more than the length.
+    pub fn file_bytes(&self) -> u64 {
+        let Ok(meta) = std::fs::metadata(&self.path) else {
+            return 0;
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            meta.blocks() * 512
+        }
+        #[cfg(not(unix))]
+        meta.len()
+    }
+
+    /// Commits batches in one durable transaction.
+    fn append(&self, group: &[(Vec<u8>, i64)]) -> Result<(), StoreError> {
+        let first = self.next_seq.load(Ordering::Acquire);
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        // Immediate is redb's default; said here because acknowledgements rely on it.
+        txn.set_durability(Durability::Immediate).map_err(db_err)?;
+        {
+            let mut table = txn.open_table(LOG).map_err(db_err)?;
+            for (i, (bytes, _)) in group.iter().enumerate() {
+                table
+                    .insert(first + i as u64, bytes.as_slice())
+                    .map_err(db_err)?;
+            }
+        }
+        txn.commit().map_err(db_err)?;
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.next_seq
+            .store(first + group.len() as u64, Ordering::Release);
+        let mut index = self.batches.lock().expect("batch index");
+        for (i, (_, max_ts)) in group.iter().enumerate() {
+            index.insert(first + i as u64, *max_ts);
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with every record committed after batch `after` (all when `None`), in commit
+    /// order. Returns the last batch read, to continue from later.
+    pub fn replay(
+        &self,
+        after: Option<u64>,
+        mut f: impl FnMut(&[u8]),
+    ) -> Result<Option<u64>, StoreError> {
+        let mut last = after;
+        each_batch(&self.db, after.map_or(0, |a| a + 1), |seq, bytes| {
+            last = Some(seq);
+            decode(bytes, &mut f).map(drop)
+        })?;
+        Ok(last)
+    }
+
+    /// Whether some batch holds only records older than `cutoff`.
+    pub fn has_older_than(&self, cutoff: i64) -> bool {
+        self.batches
+            .lock()
+            .expect("batch index")
+            .values()
+            .any(|&t| t < cutoff)
+    }
+
+    /// Deletes the batches whose newest record is older than `cutoff` and remembers the cutoff.
+    /// Returns the number of batches deleted.
+    pub fn compact(&self, cutoff: i64) -> Result<usize, StoreError> {
+        let doomed: Vec<u64> = self
+            .batches
+            .lock()
+            .expect("batch index")
+            .iter()
+            .filter(|(_, t)| **t < cutoff)
+            .map(|(k, _)| *k)
+            .collect();
+        let txn = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut log = txn.open_table(LOG).map_err(db_err)?;
+            for k in &doomed {
+                log.remove(k).map_err(db_err)?;
+            }
+            txn.open_table(META)
+                .map_err(db_err)?
+                .insert(CUTOFF, cutoff)
+                .map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        self.cutoff.store(cutoff, Ordering::Release);
+        let mut index = self.batches.lock().expect("batch index");
+        for k in &doomed {
+            index.remove(k);
+        }
+        Ok(doomed.len())
+    }
+}
+
+/// Calls `f` with every stored batch from sequence number `from` on, in order; `None` from `f` means the batch is corrupt.
+fn each_batch(
+    db: &Database,
+    from: u64,
+    mut f: impl FnMut(u64, &[u8]) -> Option<()>,
+) -> Result<(), StoreError> {
+    let txn = db.begin_read().map_err(db_err)?;
+    for entry in txn
+        .open_table(LOG)
+        .map_err(db_err)?
+        .range(from..)
+        .map_err(db_err)?
+    {
+        let (k, v) = entry.map_err(db_err)?;
+        f(k.value(), v.value()).ok_or(StoreError::Corrupt { seq: k.value() })?;
+    }
+    Ok(())
+}
+
+/// A batch waiting for the writer, and where to say it is durable.
+pub struct Append {
+    pub batch: BatchBytes,
+    pub done: oneshot::Sender<Result<(), String>>,
+}
+
+/// Starts the writer thread. It ends, after committing what was queued, once every sender is
+/// dropped.
+pub fn spawn_writer(
+    store: std::sync::Arc<Store>,
+    capacity: usize,
+) -> (mpsc::Sender<Append>, std::thread::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::channel::<Append>(capacity);
+    let handle = std::thread::Builder::new()
+        .name("log-writer".into())
+        .spawn(move || {
+            while let Some(first) = rx.blocking_recv() {
+                let mut group = vec![first];
+                while group.len() < MAX_GROUP {
+                    match rx.try_recv() {
+                        Ok(a) => group.push(a),
+                        Err(_) => break,
+                    }
+                }
+                let (encoded, waiters): (Vec<_>, Vec<_>) = group
+                    .into_iter()
+                    .map(|a| (a.batch.finish(), a.done))
+                    .unzip();
+                let result = store.append(&encoded).map_err(|e| e.to_string());
+                if let Err(e) = &result {
+                    tracing::error!(batches = encoded.len(), "commit failed: {e}");
+                } else {
+                    tracing::trace!(batches = encoded.len(), "group committed");
+                }
+                for w in waiters {
+                    // A poster that went away still had its batch committed; nothing to undo.
+                    let _ = w.send(result.clone());
+                }
+            }
+        })
+        .expect("spawn the log writer thread");
+    (tx, handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(records: &[(&str, i64)]) -> BatchBytes {
+        let mut b = BatchBytes::new();
+        for (r, ts) in records {
+            b.push(r.as_bytes(), *ts);
+        }
+        b
+    }
+
+    fn all(store: &Store) -> Vec<String> {
+        after(store, None).0
+    }
+
+    fn after(store: &Store, seq: Option<u64>) -> (Vec<String>, Option<u64>) {
+        let mut out = Vec::new();
+        let last = store
+            .replay(seq, |r| out.push(String::from_utf8(r.to_vec()).unwrap()))
+            .unwrap();
+        (out, last)
+    }
+
+    #[test]
+    fn append_replay_compact_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .append(&[
+                batch(&[("a", 10), ("b", 20)]).finish(),
+                batch(&[("c", 30)]).finish(),
+            ])
+            .unwrap();
+        store.append(&[batch(&[("", 40)]).finish()]).unwrap();
+        assert_eq!(all(&store), ["a", "b", "c", ""]);
+        assert!(store.has_older_than(25));
+        assert_eq!(store.compact(25).unwrap(), 1);
+        assert!(!store.has_older_than(25));
+        drop(store);
+
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.cutoff(), 25);
+        assert_eq!(all(&store), ["c", ""]);
+        let (_, last) = after(&store, None);
+        store.append(&[batch(&[("d", 50)]).finish()]).unwrap();
+        assert_eq!(all(&store), ["c", "", "d"]);
+        assert_eq!(after(&store, last), (vec!["d".to_string()], Some(3)));
+        assert_eq!(after(&store, Some(3)), (vec![], Some(3)));
+        assert_eq!(store.batches(), 3);
+    }
+
+    #[test]
+    fn writer_acknowledges_after_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+        let (tx, handle) = spawn_writer(store.clone(), 8);
+        let mut waits = Vec::new();
+        for i in 0..20 {
+            let (done, wait) = oneshot::channel();
+            let record = format!("r{i}");
+            tx.blocking_send(Append {
+                batch: batch(&[(&record, i)]),
+                done,
+            })
+            .unwrap();
+            waits.push(wait);
+        }
+        for w in waits {
+            w.blocking_recv().unwrap().unwrap();
+        }
+        drop(tx);
+        handle.join().unwrap();
+        assert_eq!(all(&store).len(), 20);
+    }
+}
