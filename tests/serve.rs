@@ -530,16 +530,22 @@ fn clusters_of(report: &Value) -> BTreeMap<String, (f64, Vec<String>)> {
         .collect()
 }
 
-#[test]
-fn refuses_to_serve_the_network_without_tokens() {
-    let dir = tempfile::tempdir().unwrap();
+/// Runs `serve` expecting it to stop with status 2; returns its output and standard error.
+fn serve_fails(data_dir: &Path, listen: &str) -> (std::process::Output, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_distillguard"))
-        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
-        .arg(dir.path())
+        .args(["serve", "--listen", listen, "--data-dir"])
+        .arg(data_dir)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, err)
+}
+
+#[test]
+fn refuses_to_serve_the_network_without_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = serve_fails(dir.path(), "0.0.0.0:0");
     assert!(err.contains("insecure_no_auth"), "{err}");
     assert!(out.stdout.is_empty(), "it never listened");
 }
@@ -562,13 +568,7 @@ fn a_log_that_cannot_be_replayed_stops_the_service() {
         }
         txn.commit().unwrap();
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_distillguard"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (_, err) = serve_fails(dir.path(), "127.0.0.1:0");
     assert!(
         err.contains("cannot replay the log") && err.contains("corrupt"),
         "{err}"
