@@ -649,6 +649,70 @@ async fn posting_gives_the_clusters_of_scan() {
     assert_eq!(acct["cluster"]["id"].as_str(), Some(id.as_str()));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restart_loads_the_snapshot_and_replays_only_the_log_after_it() {
+    let sample = fixture("sample.ndjson.gz");
+    let expected = clusters_of(&scan_json(&sample));
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(&sample).unwrap())
+        .read_to_end(&mut text)
+        .unwrap();
+    let lines: Vec<&[u8]> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let (first, second) = lines.split_at(2000);
+    let body = |part: &[&[u8]]| {
+        part.iter()
+            .flat_map(|l| [*l, b"\n"])
+            .flatten()
+            .copied()
+            .collect::<Vec<u8>>()
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let c = client();
+    let (st, _, _) = post_logs(&c, &s, None, "application/x-ndjson", None, body(first)).await;
+    assert_eq!(st, 200);
+    let r = c.post(s.url("/v1/admin/snapshot")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let taken: Value = r.json_value().await;
+    assert_eq!(taken["batch"], 0, "{taken}");
+    assert!(taken["bytes"].as_u64().unwrap() > 1000, "{taken}");
+    let (st, _, out) = post_logs(&c, &s, None, "application/x-ndjson", None, body(second)).await;
+    assert_eq!(st, 200);
+    // Duplicates are not written to the log: only the accepted records come back.
+    let after = out["accepted"].as_u64().unwrap();
+
+    // Killed: no snapshot at exit. The start loads the one taken and replays the second post.
+    let s = s.restart();
+    let (_, stats) = get_json(&c, &s, "/v1/stats", None).await;
+    let restored = &stats["snapshot"]["restored_at_start"];
+    assert_eq!(restored["from_snapshot"], true, "{stats}");
+    assert_eq!(restored["snapshot_batch"], 0, "{stats}");
+    assert_eq!(
+        restored["records_replayed"].as_u64(),
+        Some(after),
+        "{stats}"
+    );
+    assert_eq!(stats["records_accepted"], 3592, "{stats}");
+    assert_eq!(detect(&c, &s, None).await, 200);
+    let (_, page) = get_json(&c, &s, "/v1/clusters?limit=1000", None).await;
+    assert_eq!(clusters_of(&page), expected);
+    // Request ids from before the snapshot are still known.
+    let (_, _, again) = post_logs(
+        &c,
+        &s,
+        None,
+        "application/x-ndjson",
+        None,
+        body(&first[..10]),
+    )
+    .await;
+    assert_eq!(again["duplicates"], 10, "{again}");
+}
+
 trait JsonValue {
     async fn json_value(self) -> Value;
 }
@@ -870,4 +934,8 @@ async fn acknowledged_records_survive_a_crash_exactly_once() {
     let s = Server::start(&s.data_dir.clone(), &[]);
     let (_, again) = get_json(&c, &s, "/v1/stats", None).await;
     assert_eq!(again["records_accepted"], stats["records_accepted"]);
+    // A clean stop leaves a snapshot of everything: nothing is replayed.
+    let restored = &again["snapshot"]["restored_at_start"];
+    assert_eq!(restored["from_snapshot"], true, "{again}");
+    assert_eq!(restored["records_replayed"], 0, "{again}");
 }

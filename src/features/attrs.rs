@@ -7,7 +7,9 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use crate::record::Record;
 
 /// A kind of attribute the detector tracks per account and indexes across accounts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[repr(u8)]
 pub enum Attr {
     Ip = 0,

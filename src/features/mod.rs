@@ -68,7 +68,7 @@ impl<'r> Observation<'r> {
 }
 
 /// A prompt kept in an account's sample.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SampledPrompt {
     pub keys: [u64; 4],
     pub cues: u8,
@@ -100,6 +100,19 @@ impl Dictionary {
         self.values.len()
     }
 
+    /// Every remembered value, for a snapshot.
+    pub fn entries(&self) -> Vec<((Attr, u64), Box<str>)> {
+        self.values
+            .iter()
+            .map(|e| (*e.key(), e.value().clone()))
+            .collect()
+    }
+
+    /// Restores a value from a snapshot.
+    pub fn insert(&self, attr: Attr, hash: u64, text: Box<str>) {
+        self.values.insert((attr, hash), text);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
@@ -107,7 +120,7 @@ impl Dictionary {
 
 /// Everything kept about one account. All fields combine commutatively, so the
 /// state does not depend on the order records arrive in.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AccountState {
     pub requests: u32,
     pub first_ms: i64,

@@ -80,6 +80,20 @@ impl<const K: usize> TopValues<K> {
         self.overflowed
     }
 
+    /// Rebuilds a sketch from its parts, as a snapshot holds them.
+    fn from_parts(overflowed: bool, live: &[(u64, u32)]) -> Option<Self> {
+        if live.len() > K || !live.windows(2).all(|w| w[0].0 < w[1].0) {
+            return None;
+        }
+        let mut out = TopValues {
+            len: live.len() as u8,
+            overflowed,
+            ..Default::default()
+        };
+        out.slots[..live.len()].copy_from_slice(live);
+        Some(out)
+    }
+
     /// Count of the most frequent sampled value, and the sum of sampled counts.
     pub fn top_share(&self) -> (u32, u32) {
         let max = self.iter().map(|s| s.1).max().unwrap_or(0);
@@ -89,7 +103,7 @@ impl<const K: usize> TopValues<K> {
 }
 
 /// The `K` items with the smallest keys; an item with a key already held is ignored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BottomK<T, const K: usize> {
     items: Vec<(u64, T)>,
 }
@@ -147,6 +161,22 @@ impl<T, const K: usize> BottomK<T, K> {
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+}
+
+// Snapshots store only the live slots; serde has no impls for arrays of a generic length.
+impl<const K: usize> serde::Serialize for TopValues<K> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.overflowed, &self.slots[..self.len as usize]).serialize(s)
+    }
+}
+
+impl<'de, const K: usize> serde::Deserialize<'de> for TopValues<K> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (overflowed, live): (bool, Vec<(u64, u32)>) = serde::Deserialize::deserialize(d)?;
+        TopValues::from_parts(overflowed, &live).ok_or_else(|| {
+            serde::de::Error::custom(format!("a sketch of at most {K} sorted values"))
+        })
     }
 }
 

@@ -29,6 +29,10 @@ pub struct Config {
     /// Time between checks whether the window has moved enough to compact.
     #[serde(deserialize_with = "duration")]
     pub compact_interval: Duration,
+    /// Time between snapshots of the state (taken only when something arrived since the last);
+    /// a restart loads the latest and replays only the log after it.
+    #[serde(deserialize_with = "duration")]
+    pub snapshot_interval: Duration,
     /// Clusters scoring below this are not findings.
     #[serde(deserialize_with = "lenient")]
     pub min_score: f64,
@@ -62,6 +66,7 @@ impl Default for Config {
             detect_interval: Duration::from_secs(60),
             window: Duration::from_secs(7 * 86_400),
             compact_interval: Duration::from_secs(3_600),
+            snapshot_interval: Duration::from_secs(300),
             min_score: 0.5,
             max_body_bytes: 16 << 20,
             max_decompressed_bytes: 64 << 20,
@@ -83,6 +88,7 @@ pub const SETTINGS: &[&str] = &[
     "detect_interval",
     "window",
     "compact_interval",
+    "snapshot_interval",
     "min_score",
     "max_body_bytes",
     "max_decompressed_bytes",
@@ -181,6 +187,7 @@ impl Config {
             ("detect_interval", self.detect_interval),
             ("window", self.window),
             ("compact_interval", self.compact_interval),
+            ("snapshot_interval", self.snapshot_interval),
             ("body_timeout", self.body_timeout),
         ] {
             if d.is_zero() {

@@ -13,9 +13,9 @@ use crate::engine::Engine;
 use crate::record::Record;
 use crate::report::{RejectSummary, Report, Stats, generator, rfc3339};
 
-use super::App;
 use super::error::ApiError;
 use super::store::{Store, StoreError};
+use super::{App, now_ms};
 
 /// The result of one detection run.
 #[derive(Debug)]
@@ -145,7 +145,7 @@ pub fn rebuild(store: &Store, cutoff: i64) -> Result<(Engine, Option<u64>), Stor
 }
 
 /// Folds the records of the batches after `after` into `engine`; returns the last batch read.
-fn catch_up(
+pub(super) fn catch_up(
     store: &Store,
     engine: &Engine,
     after: Option<u64>,
@@ -200,6 +200,7 @@ pub async fn compact(app: &Arc<App>) -> Result<Compaction, ApiError> {
             records_in_window: app.engine().accepted(),
         });
     }
+    let _maintenance = app.maintenance.lock().await;
     let started = Instant::now();
     // From here on records older than the cutoff are refused. The new engine is built while
     // posts go on into the old one; they are in the log, and are caught up below.
@@ -239,13 +240,17 @@ pub async fn compact(app: &Arc<App>) -> Result<Compaction, ApiError> {
     })
 }
 
-/// Detection every `detect_interval` when something arrived; compaction every `compact_interval`.
+/// Detection every `detect_interval` when something arrived; compaction every `compact_interval`;
+/// a snapshot every `snapshot_interval` when something arrived.
 pub async fn background(app: Arc<App>) {
     let mut detect_tick = tokio::time::interval(app.cfg.detect_interval);
     let every = app.cfg.compact_interval;
     let mut compact_tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    detect_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    compact_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let every = app.cfg.snapshot_interval;
+    let mut snapshot_tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    for tick in [&mut detect_tick, &mut compact_tick, &mut snapshot_tick] {
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    }
     loop {
         tokio::select! {
             _ = detect_tick.tick() => {
@@ -260,12 +265,13 @@ pub async fn background(app: Arc<App>) {
                     tracing::error!("{}", e.message);
                 }
             }
+            _ = snapshot_tick.tick() => {
+                if app.changed_since_snapshot()
+                    && let Err(e) = super::snapshot::take(&app).await
+                {
+                    tracing::error!("{}", e.message);
+                }
+            }
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

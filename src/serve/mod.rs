@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod snapshot;
 pub mod store;
 
 use std::future::Future;
@@ -62,6 +63,13 @@ pub struct App {
     generation: AtomicU64,
     pub metrics: Metrics,
     pub detection: Detection,
+    /// Held by compaction and by snapshots, which must not interleave.
+    pub maintenance: tokio::sync::Mutex<()>,
+    /// The generation of the last snapshot, to skip one when nothing arrived.
+    snapshot_generation: AtomicU64,
+    pub last_snapshot: std::sync::Mutex<Option<snapshot::Taken>>,
+    /// How the state was rebuilt at start.
+    pub restored: std::sync::Mutex<Option<snapshot::Restored>>,
 }
 
 impl HasTokens for Arc<App> {
@@ -87,6 +95,11 @@ impl App {
     /// A batch was folded into the engine.
     fn folded(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Whether batches were folded since the last snapshot (or the state was rebuilt).
+    pub fn changed_since_snapshot(&self) -> bool {
+        self.generation() != self.snapshot_generation.load(Ordering::SeqCst)
     }
 
     pub fn is_ready(&self) -> bool {
@@ -161,6 +174,10 @@ pub async fn run(
         generation: AtomicU64::new(0),
         metrics: Metrics::default(),
         detection: Detection::default(),
+        maintenance: tokio::sync::Mutex::new(()),
+        snapshot_generation: AtomicU64::new(0),
+        last_snapshot: std::sync::Mutex::new(None),
+        restored: std::sync::Mutex::new(None),
         cfg,
     });
 
@@ -172,17 +189,27 @@ pub async fn run(
         let started = std::time::Instant::now();
         let cutoff = worker.store.cutoff();
         let replayed =
-            tokio::task::spawn_blocking(move || detection::rebuild(&worker.store, cutoff)).await;
+            tokio::task::spawn_blocking(move || snapshot::restore(&worker.store, cutoff)).await;
         match replayed {
-            Ok(Ok((engine, _))) => {
+            Ok(Ok((engine, _, restored))) => {
                 tracing::info!(
                     records = engine.accepted(),
                     accounts = engine.accounts(),
                     batches = starter.store.batches(),
+                    from_snapshot = restored.from_snapshot,
+                    records_replayed = restored.records_replayed,
                     ms = started.elapsed().as_millis() as u64,
-                    "log replayed"
+                    "state rebuilt"
                 );
                 starter.replace_engine(engine);
+                // What was just loaded or replayed is what the store holds: no snapshot needed yet
+                // unless the log went past the snapshot.
+                if restored.from_snapshot && restored.records_replayed == 0 {
+                    starter
+                        .snapshot_generation
+                        .store(starter.generation(), Ordering::SeqCst);
+                }
+                *starter.restored.lock().expect("restored") = Some(restored);
                 starter.ready.store(true, Ordering::Release);
                 detection::background(starter).await;
             }
@@ -222,8 +249,21 @@ pub async fn run(
     if let Some(e) = fatal.lock().expect("fatal error").take() {
         return Err(e);
     }
+    // The next start then loads this instead of replaying the log.
+    if app.is_ready()
+        && app.changed_since_snapshot()
+        && let Err(e) = snapshot::take(&app).await
+    {
+        tracing::warn!("no snapshot at shutdown: {}", e.message);
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -144,6 +144,12 @@ pub fn document() -> Value {
                 "Move the time window to the newest record now: delete what left it, rebuild the state",
                 &["admin"],
                 json_ok("what was compacted", json!({"$ref": "#/components/schemas/Compaction"})),
+                json!({"503": not_ready.clone()}),
+            )},
+            "/v1/admin/snapshot": {"post": op(
+                "Store a snapshot of the state now, so a restart replays only the log after it",
+                &["admin"],
+                json_ok("the snapshot taken", json!({"$ref": "#/components/schemas/SnapshotTaken"})),
                 json!({"503": not_ready}),
             )}
         },
@@ -189,6 +195,11 @@ pub fn document() -> Value {
                 "DetectOutcome": {"type": "object", "properties": {
                     "clusters": {"type": "integer"}, "accounts": {"type": "integer"}, "records": {"type": "integer"},
                     "duration_ms": {"type": "integer"}, "finished_at": {"type": "string"}}},
+                "SnapshotTaken": {"type": "object", "properties": {
+                    "batch": {"type": ["integer", "null"], "description": "the last log batch the snapshot holds"},
+                    "accounts": {"type": "integer"}, "bytes": {"type": "integer"},
+                    "pause_ms": {"type": "integer", "description": "time posts were held while the state was copied"},
+                    "ms": {"type": "integer"}, "at": {"type": "string"}}},
                 "Compaction": {"type": "object", "properties": {
                     "cutoff": {"type": ["string", "null"]}, "batches_removed": {"type": "integer"}, "records_in_window": {"type": "integer"}}}
             }

@@ -55,6 +55,7 @@ pub fn routes() -> Routes {
     .add("get", "/v1/accounts/{id}", get(get_account))
     .add("get", "/v1/stats", get(stats))
     .add("post", "/v1/admin/compact", post(post_compact))
+    .add("post", "/v1/admin/snapshot", post(post_snapshot))
 }
 
 pub fn router(app: AppState) -> Router {
@@ -178,7 +179,7 @@ async fn post_logs(
     };
     let Ok(gate) = app.gate.clone().try_read_owned() else {
         return Err(ApiError::unavailable(
-            "compacting the log; retry shortly",
+            "compacting or snapshotting the state; retry shortly",
             1,
         ));
     };
@@ -335,6 +336,10 @@ async fn stats(State(app): State<AppState>, caller: Caller) -> Result<Json<Value
             "batches": m.batches_accepted.load(Relaxed),
             "busy": m.batches_refused_busy.load(Relaxed),
         },
+        "snapshot": {
+            "last": app.last_snapshot.lock().expect("snapshot record").clone(),
+            "restored_at_start": app.restored.lock().expect("restored").clone(),
+        },
         "detection": {
             "runs": m.detection_runs.load(Relaxed),
             "finished_at": snap.finished_ms.map(rfc3339),
@@ -352,6 +357,15 @@ async fn post_compact(
     caller.require(&[Scope::Admin])?;
     app.check_ready()?;
     Ok(Json(detection::compact(&app).await?))
+}
+
+async fn post_snapshot(
+    State(app): State<AppState>,
+    caller: Caller,
+) -> Result<Json<crate::serve::snapshot::Taken>, ApiError> {
+    caller.require(&[Scope::Admin])?;
+    app.check_ready()?;
+    Ok(Json(crate::serve::snapshot::take(&app).await?))
 }
 
 /// The cluster as this caller may see it: prompt text only with the read scope.

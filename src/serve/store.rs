@@ -16,6 +16,12 @@ use tokio::sync::{mpsc, oneshot};
 
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 const META: TableDefinition<&str, i64> = TableDefinition::new("meta");
+/// The latest snapshot of the engine, under [`SNAPSHOT_KEY`].
+const SNAPSHOTS: TableDefinition<&str, &[u8]> = TableDefinition::new("snapshot");
+const SNAPSHOT_KEY: &str = "engine";
+/// The last batch the snapshot holds (-1: none), and the cutoff it was taken under.
+const SNAPSHOT_SEQ: &str = "snapshot_seq";
+const SNAPSHOT_CUTOFF: &str = "snapshot_cutoff_ms";
 /// Records older than this (Unix ms) were compacted away and are refused.
 const CUTOFF: &str = "cutoff_ms";
 /// Batches committed in one transaction at most, to bound its size and the wait of the first.
@@ -110,6 +116,7 @@ impl Store {
         let txn = db.begin_write().map_err(db_err)?;
         txn.open_table(LOG).map_err(db_err)?;
         txn.open_table(META).map_err(db_err)?;
+        txn.open_table(SNAPSHOTS).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
 
         let txn = db.begin_read().map_err(db_err)?;
@@ -207,6 +214,56 @@ impl Store {
         Ok(last)
     }
 
+    /// The last batch committed, if any.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.next_seq.load(Ordering::Acquire).checked_sub(1)
+    }
+
+    /// Stores `bytes` as the snapshot of the state after batch `seq` under `cutoff`, replacing
+    /// the previous one, durably.
+    pub fn write_snapshot(
+        &self,
+        seq: Option<u64>,
+        cutoff: i64,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        {
+            txn.open_table(SNAPSHOTS)
+                .map_err(db_err)?
+                .insert(SNAPSHOT_KEY, bytes)
+                .map_err(db_err)?;
+            let mut meta = txn.open_table(META).map_err(db_err)?;
+            let seq = seq.map_or(-1, |s| s as i64);
+            meta.insert(SNAPSHOT_SEQ, seq).map_err(db_err)?;
+            meta.insert(SNAPSHOT_CUTOFF, cutoff).map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)
+    }
+
+    /// The stored snapshot: the last batch it holds, the cutoff it was taken under, its bytes.
+    pub fn read_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let meta = txn.open_table(META).map_err(db_err)?;
+        let (Some(seq), Some(cutoff)) = (
+            meta.get(SNAPSHOT_SEQ).map_err(db_err)?.map(|v| v.value()),
+            meta.get(SNAPSHOT_CUTOFF)
+                .map_err(db_err)?
+                .map(|v| v.value()),
+        ) else {
+            return Ok(None);
+        };
+        let table = txn.open_table(SNAPSHOTS).map_err(db_err)?;
+        let Some(bytes) = table.get(SNAPSHOT_KEY).map_err(db_err)? else {
+            return Ok(None);
+        };
+        Ok(Some(StoredSnapshot {
+            seq: u64::try_from(seq).ok(),
+            cutoff,
+            bytes: bytes.value().to_vec(),
+        }))
+    }
+
     /// Whether some batch holds only records older than `cutoff`.
     pub fn has_older_than(&self, cutoff: i64) -> bool {
         self.batches
@@ -233,9 +290,14 @@ impl Store {
             for k in &doomed {
                 log.remove(k).map_err(db_err)?;
             }
-            txn.open_table(META)
+            let mut meta = txn.open_table(META).map_err(db_err)?;
+            meta.insert(CUTOFF, cutoff).map_err(db_err)?;
+            // The snapshot holds records that are now gone: it goes with them.
+            meta.remove(SNAPSHOT_SEQ).map_err(db_err)?;
+            meta.remove(SNAPSHOT_CUTOFF).map_err(db_err)?;
+            txn.open_table(SNAPSHOTS)
                 .map_err(db_err)?
-                .insert(CUTOFF, cutoff)
+                .remove(SNAPSHOT_KEY)
                 .map_err(db_err)?;
         }
         txn.commit().map_err(db_err)?;
@@ -265,6 +327,14 @@ fn each_batch(
         f(k.value(), v.value()).ok_or(StoreError::Corrupt { seq: k.value() })?;
     }
     Ok(())
+}
+
+/// A snapshot as stored.
+pub struct StoredSnapshot {
+    /// The last batch folded into it; `None` when the log was empty.
+    pub seq: Option<u64>,
+    pub cutoff: i64,
+    pub bytes: Vec<u8>,
 }
 
 /// A batch waiting for the writer, and where to say it is durable.
@@ -361,6 +431,26 @@ mod tests {
         assert_eq!(after(&store, last), (vec!["d".to_string()], Some(3)));
         assert_eq!(after(&store, Some(3)), (vec![], Some(3)));
         assert_eq!(store.batches(), 3);
+    }
+
+    #[test]
+    fn snapshots_are_replaced_and_compaction_drops_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.read_snapshot().unwrap().is_none());
+        assert_eq!(store.last_seq(), None);
+        store.write_snapshot(None, i64::MIN, b"empty").unwrap();
+        store.append(&[batch(&[("a", 10)]).finish()]).unwrap();
+        store.write_snapshot(store.last_seq(), 5, b"one").unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        let s = store.read_snapshot().unwrap().unwrap();
+        assert_eq!(
+            (s.seq, s.cutoff, s.bytes.as_slice()),
+            (Some(0), 5, &b"one"[..])
+        );
+        store.compact(20).unwrap();
+        assert!(store.read_snapshot().unwrap().is_none());
     }
 
     #[test]
