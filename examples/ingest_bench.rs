@@ -117,10 +117,17 @@ async fn main() {
             let server = common::LocalServer::start(common::config(data.path())).await;
             let secs = started.elapsed().as_secs_f64();
             let stats = common::get(&client, &server.url, "/v1/stats").await;
+            let restored = &stats["snapshot"]["restored_at_start"];
+            let how = if restored["from_snapshot"] == true {
+                "loaded from the snapshot taken at the clean stop"
+            } else {
+                "replayed from the log"
+            };
             println!(
-                "restart: {} records replayed from the log in {secs:.2} s ({:.0} records/s)",
+                "restart: {} records {how} in {secs:.2} s ({:.0} records/s; {} replayed)",
                 stats["records_accepted"],
-                stats["records_accepted"].as_f64().unwrap() / secs
+                stats["records_accepted"].as_f64().unwrap() / secs,
+                restored["records_replayed"]
             );
             server.stop().await;
         }
