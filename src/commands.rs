@@ -10,7 +10,7 @@ use anyhow::Context;
 use crate::detect::DetectConfig;
 use crate::report::table;
 use crate::scan::{self, ScanConfig};
-use crate::source::ReadOptions;
+use crate::source::{Layout, ReadOptions};
 
 pub fn init_logging(verbose: u8) {
     let default = match verbose {
@@ -42,14 +42,29 @@ pub struct ScanArgs {
     pub quiet: bool,
     pub threads: usize,
     pub max_record_bytes: usize,
+    /// `auto`, `json`, `csv` or `parquet`.
+    pub input_format: Option<String>,
+}
+
+/// The layout asked for by name.
+fn input_format(name: &str) -> anyhow::Result<Layout> {
+    Ok(match name.trim().to_ascii_lowercase().as_str() {
+        "auto" => Layout::Auto,
+        "json" | "ndjson" => Layout::Json,
+        "csv" => Layout::Csv,
+        "parquet" => Layout::Parquet,
+        other => anyhow::bail!("unknown input format {other:?} (one of: auto, json, csv, parquet)"),
+    })
 }
 
 /// Exit codes: 0 done (found or not), 1 findings with `--fail-on-findings`, 2 usage or I/O error.
 pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    let layout = input_format(args.input_format.as_deref().unwrap_or("auto"))?;
     let cfg = ScanConfig {
         paths: args.paths,
         read: ReadOptions {
             max_record_bytes: args.max_record_bytes,
+            layout,
             ..ReadOptions::default()
         },
         detect: DetectConfig {

@@ -88,7 +88,7 @@ struct Eval {
 
 #[derive(clap::Args)]
 struct Scan {
-    /// Log files or directories (NDJSON or JSON arrays; plain, .gz or .zst); - for standard input.
+    /// Log files or directories (NDJSON, JSON arrays or CSV, plain, .gz or .zst; Parquet); - for standard input.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// Write the full JSON report (clusters, evidence, statistics) to this file.
@@ -115,6 +115,10 @@ struct Scan {
     /// Records longer than this many bytes are rejected.
     #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
     max_record_bytes: usize,
+    /// How to read the inputs: auto (by name and content), json (NDJSON or a JSON array), csv
+    /// or parquet.
+    #[arg(long, value_name = "FORMAT")]
+    input_format: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -155,6 +159,7 @@ fn main() -> ExitCode {
             quiet: a.quiet,
             threads: a.threads,
             max_record_bytes: a.max_record_bytes,
+            input_format: a.input_format,
         }),
         Command::Eval(a) => commands::eval(commands::EvalArgs {
             labels: a.labels,

@@ -13,6 +13,7 @@ fn opts(max_record_bytes: usize, batch_bytes: usize) -> ReadOptions {
     ReadOptions {
         max_record_bytes,
         batch_bytes,
+        ..ReadOptions::default()
     }
 }
 

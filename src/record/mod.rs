@@ -5,6 +5,7 @@
 //! (unknown fields are ignored). Strings borrow from the input buffer where
 //! they can, so the hot path allocates little.
 
+pub mod fields;
 mod raw;
 mod timestamp;
 

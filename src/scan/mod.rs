@@ -243,9 +243,11 @@ fn process(
 ) -> BatchResult {
     let mut rejects = Vec::new();
     let mut items = 0u64;
-    for item in batch.iter() {
+    for (item, rejected) in batch.entries() {
         items += 1;
-        let reason = if let Some(len) = item.oversize {
+        let reason = if let Some(reason) = rejected {
+            reason.to_string()
+        } else if let Some(len) = item.oversize {
             format!("record is {len} bytes, over the limit of {limit} bytes")
         } else {
             match Record::parse(item.bytes) {
