@@ -1,5 +1,6 @@
 //! Every input format gives the same report as the NDJSON it was made from: CSV and Parquet
-//! versions of the sample, written here with the same crates.
+//! versions of the sample (written here, with the same crates), another schema read through
+//! field mappings, and LiteLLM payloads.
 
 use std::fs::File;
 use std::io::Write;
@@ -8,6 +9,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 use distillguard::record::fields::{FIELDS, FieldKind};
+use distillguard::record::litellm::{self, AccountKey};
 use distillguard::record::parse_rfc3339_ms;
 use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
 use parquet::file::properties::WriterProperties;
@@ -39,6 +41,21 @@ fn report(args: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("the JSON report")
+}
+
+/// The report of a scan of `path` with `args`, and every reject it wrote.
+fn report_and_rejects(path: &Path, args: &[&str]) -> (Value, Vec<Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rejects.ndjson");
+    let mut all = vec![path.to_str().unwrap(), "--rejects", out.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let r = report(&all);
+    let rejects = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (r, rejects)
 }
 
 /// What must not change with the format: the clusters (ids, members, scores, signals) and what
@@ -277,20 +294,13 @@ fn bad_csv_rows_are_rejected_with_their_lines() {
          2026-03-02T10:00:07Z,a5,200,x,\n",
     )
     .unwrap();
-    let rejects = dir.path().join("rejects.ndjson");
-    let r = report(&[
-        path.to_str().unwrap(),
-        "--rejects",
-        rejects.to_str().unwrap(),
-    ]);
+    let (r, rejects) = report_and_rejects(&path, &[]);
     assert_eq!(r["stats"]["records_read"], 8);
     assert_eq!(r["stats"]["records_accepted"], 4);
     assert_eq!(r["stats"]["accounts"], 4);
-    let got: Vec<(u64, String)> = std::fs::read_to_string(&rejects)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
+    let got: Vec<(u64, String)> = rejects
+        .iter()
+        .map(|v| {
             assert!(v["file"].as_str().unwrap().ends_with("logs.csv"));
             (
                 v["line"].as_u64().unwrap(),
@@ -304,6 +314,239 @@ fn bad_csv_rows_are_rejected_with_their_lines() {
     assert_eq!(got[1].1, "row has 2 cells, the header has 5 columns");
     assert_eq!(got[2].1, "missing field `account_id`");
     assert!(got[3].1.starts_with("field `messages`"), "{got:?}");
+}
+
+/// The sample rewritten in another, nested schema, as a logging pipeline might ship it.
+fn custom_schema(r: &Map<String, Value>) -> Value {
+    let g = |k: &str| r.get(k).cloned().unwrap_or(Value::Null);
+    json!({
+        "@timestamp": g("ts"),
+        "user": {"id": g("account_id"), "created": g("account_created_at"), "org": g("org_id"),
+                 "billing": {"card": g("payment_fingerprint"), "email_domain": g("email_domain"),
+                             "country": g("country")}},
+        "request": {"id": g("request_id"), "key": g("api_key_id"), "model": g("model"),
+                    "body": {"messages": g("messages"), "prompt": g("prompt"), "system": g("system_prompt"),
+                             "params": {"max_tokens": g("max_tokens"), "temperature": g("temperature")}},
+                    "conversation": {"id": g("conversation_id"), "turn": g("turn")}},
+        "client": {"ip": g("ip"), "ua": g("user_agent"), "tls": g("tls_fingerprint"), "asn": g("asn")},
+        "usage": {"in": g("prompt_tokens"), "out": g("completion_tokens")},
+        "http": {"status": g("status").as_i64().map(|s| s.to_string())},
+    })
+}
+
+const CUSTOM_MAP: &str = r#"
+[map]
+ts = "@timestamp"
+account_id = "user.id"
+account_created_at = "user.created"
+org_id = "user.org"
+payment_fingerprint = "user.billing.card"
+email_domain = "user.billing.email_domain"
+country = "user.billing.country"
+request_id = "request.id"
+api_key_id = "request.key"
+model = "request.model"
+messages = "request.body.messages"
+prompt = "request.body.prompt"
+system_prompt = "request.body.system"
+max_tokens = "request.body.params.max_tokens"
+temperature = "request.body.params.temperature"
+conversation_id = "request.conversation.id"
+turn = "request.conversation.turn"
+ip = "client.ip"
+user_agent = "client.ua"
+tls_fingerprint = "client.tls"
+asn = "client.asn"
+prompt_tokens = "usage.in"
+completion_tokens = "usage.out"
+status = "http.status"
+"#;
+
+#[test]
+fn a_custom_schema_through_a_map_gives_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("custom.ndjson");
+    let mut text = String::new();
+    for r in sample_records() {
+        text += &custom_schema(&r).to_string();
+        text.push('\n');
+    }
+    std::fs::write(&path, text).unwrap();
+    let config = dir.path().join("map.toml");
+    std::fs::write(&config, CUSTOM_MAP).unwrap();
+    let want = essence(&report(&[fixture("sample.ndjson.gz").to_str().unwrap()]));
+    let got = essence(&report(&[
+        path.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]));
+    assert!(got == want, "{}", got["stats"]);
+}
+
+#[test]
+fn map_on_the_command_line_with_reasons_that_name_the_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("logs.ndjson");
+    std::fs::write(
+        &path,
+        concat!(
+            r#"{"@timestamp":"2026-03-02T10:00:00Z","user":{"id":17},"req":{"messages":[{"role":"user","content":"hi"}]},"http":{"code":"200"}}"#,
+            "\n",
+            r#"{"@timestamp":"2026-03-02T10:00:01Z","usr":{"id":18}}"#,
+            "\n",
+            r#"{"@timestamp":"2026-03-02T10:00:02Z","user":{"id":"u-19"},"http":{"code":"9999"}}"#,
+            "\n",
+            r#"{"@timestamp":"2026-03-02T10:00:03Z","user":{"id":"u-20"}}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let (r, rejects) = report_and_rejects(
+        &path,
+        &[
+            "--map",
+            "account_id=user.id",
+            "--map",
+            "ts=@timestamp",
+            "--map",
+            "status=http.code",
+            "--map",
+            "prompt=req.messages.-1.content",
+        ],
+    );
+    assert_eq!(r["stats"]["records_accepted"], 2);
+    assert_eq!(rejects.len(), 2);
+    assert_eq!(rejects[0]["line"], 2);
+    assert_eq!(
+        rejects[0]["reason"],
+        "mapping account_id=user.id: no field `user.id` in the record"
+    );
+    assert!(rejects[0]["excerpt"].as_str().unwrap().contains("usr"));
+    assert_eq!(rejects[1]["line"], 3);
+    assert!(
+        rejects[1]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("mapping status=http.code: field `status`"),
+        "{}",
+        rejects[1]["reason"]
+    );
+
+    for (bad, says) in [
+        ("account_id", "expected FIELD=PATH"),
+        ("acount_id=user.id", "`acount_id` is not a field"),
+    ] {
+        let out = run(&["scan", "-q", path.to_str().unwrap(), "--map", bad]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{err}");
+    }
+}
+
+fn litellm_payloads() -> Vec<Value> {
+    serde_json::from_slice(&std::fs::read(fixture("litellm.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn litellm_payloads_map_field_by_field() {
+    let p = litellm_payloads();
+    let bytes = |v: &Value| serde_json::to_vec(v).unwrap();
+    assert!(p.iter().all(|v| litellm::looks_like(&bytes(v))));
+
+    let r = litellm::parse(&bytes(&p[0]), AccountKey::default()).unwrap();
+    assert_eq!(r.account_id, "user-ana");
+    assert_eq!(r.request_id.as_deref(), Some("chatcmpl-0001-5f1c2a"));
+    assert_eq!(r.ts_ms, 1_772_445_600_125);
+    assert_eq!(
+        r.api_key_id.as_deref(),
+        p[0]["metadata"]["user_api_key_hash"].as_str()
+    );
+    assert_eq!(r.org_id.as_deref(), Some("org-acme"));
+    assert_eq!(r.ip, Some("203.0.113.7".parse().unwrap()));
+    assert_eq!(r.user_agent.as_deref(), Some("OpenAI/Python 1.61.1"));
+    assert_eq!(r.model.as_deref(), Some("gpt-4o"));
+    assert_eq!(r.prompt.as_deref(), Some("Solve step by step: 12 * 17"));
+    assert_eq!(
+        r.system_prompt.as_deref(),
+        Some("You are a careful math tutor.")
+    );
+    assert_eq!(r.turn, Some(1));
+    assert_eq!(r.conversation_id.as_deref(), Some("sess-ana-1"));
+    assert_eq!(
+        (r.prompt_tokens, r.completion_tokens),
+        (Some(31), Some(120))
+    );
+    assert_eq!((r.max_tokens, r.temperature), (Some(1024), Some(0.2)));
+    assert_eq!(r.status, Some(200));
+    assert_eq!(r.email_domain.as_deref(), Some("acme.example"));
+
+    // No user behind the key: the key hash is the account. Content parts are joined.
+    let r = litellm::parse(&bytes(&p[1]), AccountKey::default()).unwrap();
+    assert!(r.account_id.starts_with("0d9e8f7a"));
+    assert_eq!(r.ip, Some("198.51.100.23".parse().unwrap()));
+    assert_eq!(
+        r.prompt.as_deref(),
+        Some("Grade this answer on a 1-10 rubric.\nAnswer: 42")
+    );
+    assert_eq!(r.max_tokens, Some(256));
+    assert_eq!(r.model.as_deref(), Some("gpt-4o-mini"));
+
+    // Failures: the provider's status when it is one, else 500.
+    let r = litellm::parse(&bytes(&p[2]), AccountKey::default()).unwrap();
+    assert_eq!(r.status, Some(429));
+    let r = litellm::parse(&bytes(&p[3]), AccountKey::default()).unwrap();
+    assert_eq!(r.status, Some(500));
+    assert_eq!(r.model.as_deref(), Some("claude-3-5-sonnet-20241022"));
+    assert_eq!(
+        r.prompt.as_deref(),
+        Some("Explain the difference between TCP and UDP.")
+    );
+    assert_eq!(r.ip, None);
+
+    // The other account keys.
+    let acct = |i: usize, k: AccountKey| {
+        litellm::parse(&bytes(&p[i]), k).map(|r| r.account_id.into_owned())
+    };
+    assert_eq!(acct(0, AccountKey::KeyAlias).unwrap(), "ana-laptop");
+    assert_eq!(acct(0, AccountKey::Team).unwrap(), "team-research");
+    assert_eq!(acct(0, AccountKey::Org).unwrap(), "org-acme");
+    assert_eq!(acct(3, AccountKey::EndUser).unwrap(), "customer-991");
+    assert!(
+        acct(0, AccountKey::KeyHash)
+            .unwrap()
+            .starts_with("88f1a2b3")
+    );
+    let e = acct(1, AccountKey::Team).unwrap_err();
+    assert!(e.0.contains("metadata.user_api_key_team_id"), "{e}");
+}
+
+#[test]
+fn scan_reads_litellm_payloads_without_flags() {
+    let r = report(&[fixture("litellm.json").to_str().unwrap()]);
+    assert_eq!(r["stats"]["records_accepted"], 4);
+    assert_eq!(r["stats"]["accounts"], 3);
+    assert_eq!(r["stats"]["first_seen"], "2026-03-02T10:00:00Z");
+
+    // NDJSON, as the callback's `ndjson` log format sends it, with another account key.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("litellm.ndjson");
+    let lines: Vec<String> = litellm_payloads().iter().map(Value::to_string).collect();
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let (r, rejects) = report_and_rejects(
+        &path,
+        &["--input-format", "litellm", "--litellm-account", "team"],
+    );
+    assert_eq!(r["stats"]["records_accepted"], 2);
+    assert_eq!(r["stats"]["accounts"], 1);
+    assert_eq!(rejects.len(), 2);
+    assert!(
+        rejects[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("account key `team`"),
+        "{}",
+        rejects[0]
+    );
 }
 
 /// Records per second of `scan` on one log written in every layout. Run with the release binary:
@@ -324,10 +567,20 @@ fn throughput_by_layout() {
     write_csv(&records, &csv_path);
     let pq_path = dir.path().join("logs.parquet");
     write_parquet(&records, &pq_path);
-    let runs: [(&str, &Path, &[&str]); 3] = [
+    let custom = dir.path().join("custom.ndjson");
+    let lines: Vec<String> = records
+        .iter()
+        .map(|r| custom_schema(r).to_string())
+        .collect();
+    std::fs::write(&custom, lines.join("\n")).unwrap();
+    let config = dir.path().join("map.toml");
+    std::fs::write(&config, CUSTOM_MAP).unwrap();
+    let config = config.to_str().unwrap();
+    let runs: [(&str, &Path, &[&str]); 4] = [
         ("ndjson", &ndjson, &[]),
         ("csv", &csv_path, &[]),
         ("parquet", &pq_path, &[]),
+        ("custom schema, 24 mappings", &custom, &["--config", config]),
     ];
     for (name, path, extra) in runs {
         let mut args = vec![path.to_str().unwrap(), "--threads", "2"];
