@@ -419,7 +419,7 @@ fn map_on_the_command_line_with_reasons_that_name_the_mapping() {
     assert_eq!(rejects[0]["line"], 2);
     assert_eq!(
         rejects[0]["reason"],
-        "mapping account_id=user.id: no field `user.id` in the record"
+        r#"mapping account_id=user.id: no field `user.id` in the record {"@timestamp":"2026-03-02T10:00:01Z","usr":{"id":18}}"#
     );
     assert!(rejects[0]["excerpt"].as_str().unwrap().contains("usr"));
     assert_eq!(rejects[1]["line"], 3);

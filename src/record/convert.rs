@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use super::fields;
 use super::litellm::{self, AccountKey};
 use super::mapping::FieldMap;
 use super::{Record, RecordError};
@@ -53,7 +54,7 @@ impl Converter {
         if !litellm && self.map.is_empty() {
             return Record::parse(bytes);
         }
-        let input = match serde_json::from_slice::<Value>(bytes) {
+        let mut input = match serde_json::from_slice::<Value>(bytes) {
             Ok(v @ Value::Object(_)) => v,
             // Bad JSON and non-objects get the same reasons as in any other input.
             _ => return Record::parse(bytes),
@@ -63,12 +64,15 @@ impl Converter {
         } else {
             Map::new()
         };
-        self.map.apply(&input, &mut out)?;
+        self.map.apply(&mut input, &mut out)?;
         if litellm {
             litellm::check_account(&out, self.litellm_account)?;
-        } else if let Value::Object(fields) = input {
-            for (k, v) in fields {
-                out.entry(k).or_insert(v);
+        } else if let Value::Object(rest) = input {
+            // Unmapped contract fields are read under their own names; the rest is ignored.
+            for (k, v) in rest {
+                if fields::kind_of(&k).is_some() {
+                    out.entry(k).or_insert(v);
+                }
             }
         }
         scratch.clear();

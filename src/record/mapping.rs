@@ -75,6 +75,9 @@ impl FromStr for Mapping {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldMap {
     mappings: Vec<Mapping>,
+    /// Per mapping: another mapping reaches the same value (the same path, or one inside it),
+    /// so it is copied rather than moved out of the record.
+    shared: Vec<bool>,
 }
 
 impl FieldMap {
@@ -88,7 +91,16 @@ impl FieldMap {
                 });
             }
         }
-        Ok(FieldMap { mappings })
+        let shared = mappings
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                mappings.iter().enumerate().any(|(j, o)| {
+                    j != i && (nested(&o.source, &m.source) || nested(&m.source, &o.source))
+                })
+            })
+            .collect();
+        Ok(FieldMap { mappings, shared })
     }
 
     /// Parses `FIELD=PATH` strings, as given on the command line.
@@ -112,27 +124,45 @@ impl FieldMap {
     /// Adds `other`'s mappings for the fields this map does not fill yet (command-line mappings
     /// take precedence over a config file's).
     pub fn merge(&mut self, other: FieldMap) {
+        let mut all = std::mem::take(&mut self.mappings);
         for m in other.mappings {
-            if !self.mappings.iter().any(|o| o.target == m.target) {
-                self.mappings.push(m);
+            if !all.iter().any(|o| o.target == m.target) {
+                all.push(m);
             }
         }
+        *self = FieldMap::new(all).expect("one mapping per field");
     }
 
-    /// Fills `out` from `input` by the mappings. A required field (`ts`, `account_id`) whose path
-    /// finds nothing rejects the record, naming the mapping; an optional one is set to null (absent).
-    pub fn apply(&self, input: &Value, out: &mut Map<String, Value>) -> Result<(), RecordError> {
+    /// Fills `out` from `input` by the mappings, moving the values out of `input`. A required
+    /// field (`ts`, `account_id`) whose path finds nothing rejects the record, naming the
+    /// mapping; an optional one is set to null (absent).
+    pub fn apply(
+        &self,
+        input: &mut Value,
+        out: &mut Map<String, Value>,
+    ) -> Result<(), RecordError> {
+        // Checked before anything is moved, so the reason shows the record as it came.
         for m in &self.mappings {
-            match lookup(input, &m.source).filter(|v| !v.is_null()) {
+            if matches!(m.target, "ts" | "account_id")
+                && lookup(input, &m.source).is_none_or(Value::is_null)
+            {
+                return Err(RecordError(format!(
+                    "mapping {m}: no field `{}` in the record {}",
+                    m.source,
+                    sample(input)
+                )));
+            }
+        }
+        for (m, &shared) in self.mappings.iter().zip(&self.shared) {
+            let value = if shared {
+                lookup(input, &m.source).cloned()
+            } else {
+                lookup_mut(input, &m.source).map(std::mem::take)
+            };
+            match value.filter(|v| !v.is_null()) {
                 Some(v) => {
                     let kind = fields::kind_of(m.target).unwrap_or(FieldKind::Text);
-                    out.insert(m.target.to_string(), fields::typed_value(kind, v.clone()));
-                }
-                None if matches!(m.target, "ts" | "account_id") => {
-                    return Err(RecordError(format!(
-                        "mapping {m}: no field `{}` in the record",
-                        m.source
-                    )));
+                    out.insert(m.target.to_string(), fields::typed_value(kind, v));
                 }
                 // Null, not removal: a same-named field of the input must not stand in for it.
                 None => {
@@ -157,6 +187,38 @@ impl FieldMap {
     }
 }
 
+/// The start of a record, so that a reason shows what the records look like.
+fn sample(input: &Value) -> String {
+    const MAX: usize = 100;
+    let text = input.to_string();
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
+/// Whether path `inner` is `outer` or lies inside it.
+fn nested(inner: &str, outer: &str) -> bool {
+    inner
+        .strip_prefix(outer)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// An array index (`-1` counts from the end) and the rest of the path.
+fn index(len: usize, path: &str) -> Option<(usize, Option<&str>)> {
+    let (head, rest) = match path.split_once('.') {
+        Some((h, r)) => (h, Some(r)),
+        None => (path, None),
+    };
+    let i: i64 = head.parse().ok()?;
+    let i = if i < 0 {
+        len.checked_sub(i.unsigned_abs() as usize)?
+    } else {
+        i as usize
+    };
+    Some((i, rest))
+}
+
 /// Finds the value at a dotted path. At each level the longest key that matches wins, so keys
 /// holding dots (`user.id` as one flat column) are found as well as nested ones.
 pub fn lookup<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
@@ -171,19 +233,32 @@ pub fn lookup<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
             })
         }
         Value::Array(items) => {
-            let (head, rest) = match path.split_once('.') {
-                Some((h, r)) => (h, Some(r)),
-                None => (path, None),
-            };
-            let index: i64 = head.parse().ok()?;
-            let index = if index < 0 {
-                items.len().checked_sub(index.unsigned_abs() as usize)?
-            } else {
-                index as usize
-            };
-            let item = items.get(index)?;
+            let (i, rest) = index(items.len(), path)?;
+            let item = items.get(i)?;
+            rest.map_or(Some(item), |r| lookup(item, r))
+        }
+        _ => None,
+    }
+}
+
+/// [`lookup`] for changing the value found.
+fn lookup_mut<'v>(value: &'v mut Value, path: &str) -> Option<&'v mut Value> {
+    match value {
+        Value::Object(map) => {
+            if map.contains_key(path) {
+                return map.get_mut(path);
+            }
+            let (split, _) = path.rmatch_indices('.').find(|(i, _)| {
+                map.get(&path[..*i])
+                    .is_some_and(|child| lookup(child, &path[i + 1..]).is_some())
+            })?;
+            lookup_mut(map.get_mut(&path[..split])?, &path[split + 1..])
+        }
+        Value::Array(items) => {
+            let (i, rest) = index(items.len(), path)?;
+            let item = items.get_mut(i)?;
             match rest {
-                Some(r) => lookup(item, r),
+                Some(r) => lookup_mut(item, r),
                 None => Some(item),
             }
         }
@@ -223,6 +298,24 @@ mod tests {
         assert_eq!(lookup(&v, "msgs.-1.c"), Some(&json!("y")));
         assert_eq!(lookup(&v, "msgs.5.c"), None);
         assert_eq!(lookup(&v, "user.name"), None);
+        let mut w = v.clone();
+        assert_eq!(
+            lookup_mut(&mut w, "msgs.-1.c").map(std::mem::take),
+            Some(json!("y"))
+        );
+        assert_eq!(lookup(&w, "msgs.1.c"), Some(&Value::Null));
+        assert!(nested("a.b", "a") && nested("a", "a") && !nested("ab", "a"));
+        // Overlapping paths: both mappings get their value.
+        let map = FieldMap::parse(&["messages=m", "prompt=m.-1.content", "account_id=u", "ts=t"])
+            .unwrap();
+        let mut out = Map::new();
+        map.apply(
+            &mut json!({"t": 1, "u": "a", "m": [{"content": "hi"}]}),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out["prompt"], json!("hi"));
+        assert_eq!(out["messages"], json!([{"content": "hi"}]));
     }
 
     #[test]
@@ -231,15 +324,15 @@ mod tests {
             FieldMap::parse(&["account_id=user.id", "ts=@timestamp", "status=resp.code"]).unwrap();
         let v = json!({"user": {"id": 7}, "@timestamp": "2026-03-02T00:00:00Z", "resp": {"code": "429"}});
         let mut out = Map::new();
-        map.apply(&v, &mut out).unwrap();
+        map.apply(&mut v.clone(), &mut out).unwrap();
         assert_eq!(out["account_id"], json!("7"));
         assert_eq!(out["status"], json!(429));
         let e = map
-            .apply(&json!({"@timestamp": 1}), &mut Map::new())
+            .apply(&mut json!({"@timestamp": 1}), &mut Map::new())
             .unwrap_err();
         assert_eq!(
             e.0,
-            "mapping account_id=user.id: no field `user.id` in the record"
+            r#"mapping account_id=user.id: no field `user.id` in the record {"@timestamp":1}"#
         );
         let e = map.explain(RecordError(
             "field `status`: 1000 is not an HTTP status".into(),
