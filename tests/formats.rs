@@ -582,6 +582,12 @@ fn throughput_by_layout() {
         ("parquet", &pq_path, &[]),
         ("custom schema, 24 mappings", &custom, &["--config", config]),
     ];
+    // DG_BENCH_KEEP=DIR keeps the files, for profiling one layout.
+    if let Ok(keep) = std::env::var("DG_BENCH_KEEP") {
+        for (_, path, _) in &runs {
+            std::fs::copy(path, Path::new(&keep).join(path.file_name().unwrap())).unwrap();
+        }
+    }
     for (name, path, extra) in runs {
         let mut args = vec![path.to_str().unwrap(), "--threads", "2"];
         args.extend_from_slice(extra);

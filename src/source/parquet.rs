@@ -5,7 +5,7 @@ use parquet::basic::{LogicalType, TimeUnit};
 use parquet::errors::ParquetError;
 use parquet::file::reader::{ChunkReader, FileReader, SerializedFileReader};
 use parquet::record::{Field, Row};
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 
 use crate::record::fields::{self, FieldKind};
 
@@ -15,6 +15,8 @@ use super::rows::RowBatcher;
 pub const MAGIC: &[u8; 4] = b"PAR1";
 
 struct Column {
+    /// `"name":`, ready to write.
+    key: Vec<u8>,
     kind: Option<FieldKind>,
     /// INT64 nanoseconds since the epoch, which the row reader leaves as plain integers.
     nanos: bool,
@@ -32,6 +34,11 @@ pub(crate) fn read_parquet<R: ChunkReader + 'static>(
         .get_fields()
         .iter()
         .map(|f| Column {
+            key: {
+                let mut key = serde_json::to_vec(f.name()).expect("a string serialises");
+                key.push(b':');
+                key
+            },
             kind: fields::kind_of(f.name()),
             nanos: f.is_primitive()
                 && matches!(
@@ -52,8 +59,9 @@ pub(crate) fn read_parquet<R: ChunkReader + 'static>(
 }
 
 fn write_row(columns: &[Column], row: &Row, buf: &mut Vec<u8>) {
-    let mut obj = Map::new();
-    for (col, (name, field)) in columns.iter().zip(row.get_column_iter()) {
+    buf.push(b'{');
+    let mut first = true;
+    for (col, (_, field)) in columns.iter().zip(row.get_column_iter()) {
         let value = match field {
             Field::Long(ns) if col.nanos => timestamp(ns.div_euclid(1_000_000)),
             f => to_json(f),
@@ -65,9 +73,14 @@ fn write_row(columns: &[Column], row: &Row, buf: &mut Vec<u8>) {
             Some(kind) => fields::typed_value(kind, value),
             None => value,
         };
-        obj.insert(name.clone(), value);
+        if !first {
+            buf.push(b',');
+        }
+        first = false;
+        buf.extend_from_slice(&col.key);
+        serde_json::to_writer(&mut *buf, &value).expect("writing JSON to a Vec does not fail");
     }
-    serde_json::to_writer(buf, &obj).expect("writing JSON to a Vec does not fail");
+    buf.push(b'}');
 }
 
 fn timestamp(ms: i64) -> Value {
