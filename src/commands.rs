@@ -146,6 +146,11 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     };
     let outcome = scan::scan(&cfg)?;
     let report = &outcome.report;
+    if report.stats.records_read > 0 {
+        for m in cfg.convert.map.unmatched() {
+            tracing::warn!("mapping {m} found nothing in any record: is the path right?");
+        }
+    }
     if let Some(path) = &args.out {
         let file = std::fs::File::create(path)
             .with_context(|| format!("{}: cannot create the report", path.display()))?;

@@ -3,6 +3,8 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Map, Value};
 
@@ -72,12 +74,15 @@ impl FromStr for Mapping {
 }
 
 /// A set of mappings, applied before a record is parsed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct FieldMap {
     mappings: Vec<Mapping>,
     /// Per mapping: another mapping reaches the same value (the same path, or one inside it),
     /// so it is copied rather than moved out of the record.
     shared: Vec<bool>,
+    /// Per mapping: it found a value in some record. A mapping that never does is most likely
+    /// a wrong path; set once, so threads only read it afterwards.
+    found: Arc<[AtomicBool]>,
 }
 
 impl FieldMap {
@@ -100,7 +105,12 @@ impl FieldMap {
                 })
             })
             .collect();
-        Ok(FieldMap { mappings, shared })
+        let found = mappings.iter().map(|_| AtomicBool::new(false)).collect();
+        Ok(FieldMap {
+            mappings,
+            shared,
+            found,
+        })
     }
 
     /// Parses `FIELD=PATH` strings, as given on the command line.
@@ -153,7 +163,12 @@ impl FieldMap {
                 )));
             }
         }
-        for (m, &shared) in self.mappings.iter().zip(&self.shared) {
+        for ((m, &shared), found) in self
+            .mappings
+            .iter()
+            .zip(&self.shared)
+            .zip(self.found.iter())
+        {
             let value = if shared {
                 lookup(input, &m.source).cloned()
             } else {
@@ -161,6 +176,9 @@ impl FieldMap {
             };
             match value.filter(|v| !v.is_null()) {
                 Some(v) => {
+                    if !found.load(Ordering::Relaxed) {
+                        found.store(true, Ordering::Relaxed);
+                    }
                     let kind = fields::kind_of(m.target).unwrap_or(FieldKind::Text);
                     out.insert(m.target.to_string(), fields::typed_value(kind, v));
                 }
@@ -171,6 +189,15 @@ impl FieldMap {
             }
         }
         Ok(())
+    }
+
+    /// The mappings that have found nothing in any record so far.
+    pub fn unmatched(&self) -> impl Iterator<Item = &Mapping> {
+        self.mappings
+            .iter()
+            .zip(self.found.iter())
+            .filter(|(_, f)| !f.load(Ordering::Relaxed))
+            .map(|(m, _)| m)
     }
 
     /// Names the mapping behind a reason about a mapped field (`field `status`: …`), so a
@@ -316,6 +343,12 @@ mod tests {
         .unwrap();
         assert_eq!(out["prompt"], json!("hi"));
         assert_eq!(out["messages"], json!([{"content": "hi"}]));
+        let map = FieldMap::parse(&["account_id=u", "ts=t", "ip=client.addr"]).unwrap();
+        assert_eq!(map.unmatched().count(), 3);
+        map.apply(&mut json!({"t": 1, "u": "a"}), &mut Map::new())
+            .unwrap();
+        let left: Vec<String> = map.unmatched().map(|m| m.to_string()).collect();
+        assert_eq!(left, ["ip=client.addr"]);
     }
 
     #[test]
