@@ -2,6 +2,7 @@
 //! the contract field they fill (`status` a number, `messages` the JSON it holds); other columns
 //! are kept as text for field mappings.
 
+use std::collections::VecDeque;
 use std::io::{self, Read};
 
 use crate::record::fields::{self, FieldKind};
@@ -31,9 +32,47 @@ struct Column {
     kind: Option<FieldKind>,
 }
 
+/// Offsets of the newlines read through it, so that a row's line can be worked out from where
+/// it ends. (The csv crate's own line count is taken before the blank lines it skips.)
+struct Newlines<R> {
+    inner: R,
+    offset: u64,
+    pending: VecDeque<u64>,
+    /// Newlines before every offset already asked about.
+    passed: u64,
+}
+
+impl<R: Read> Read for Newlines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let base = self.offset;
+        self.pending
+            .extend(memchr::memchr_iter(b'\n', &buf[..n]).map(|i| base + i as u64));
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R> Newlines<R> {
+    /// The 1-based line of the byte at `offset`; offsets must not decrease between calls.
+    fn line_of(&mut self, offset: u64) -> u64 {
+        while self.pending.front().is_some_and(|&nl| nl < offset) {
+            self.pending.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
+}
+
 /// Reads CSV rows into `out`. Line numbers are the lines rows start on (a quoted cell may span
 /// lines). A row whose cell count differs from the header's is rejected; the others are kept.
 pub(crate) fn read_csv<R: Read>(reader: R, out: &mut RowBatcher<'_>) -> io::Result<()> {
+    let reader = Newlines {
+        inner: reader,
+        offset: 0,
+        pending: VecDeque::new(),
+        passed: 0,
+    };
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -60,7 +99,14 @@ pub(crate) fn read_csv<R: Read>(reader: R, out: &mut RowBatcher<'_>) -> io::Resu
         .collect();
     let mut row = csv::ByteRecord::new();
     while rdr.read_byte_record(&mut row).map_err(into_io)? {
-        let line = row.position().map_or(0, |p| p.line());
+        // The row's last byte (its terminator, or the end of the input) is just before where the
+        // reader now stands; its line less the newlines inside quoted cells is the first line.
+        let end = rdr.position().byte().saturating_sub(1);
+        let inside: usize = row
+            .iter()
+            .map(|c| memchr::memchr_iter(b'\n', c).count())
+            .sum();
+        let line = rdr.get_mut().line_of(end) - inside as u64;
         let more = if row.len() != columns.len() {
             let raw = row.iter().collect::<Vec<_>>().join(&b","[..]);
             let reason = format!(
