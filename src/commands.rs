@@ -8,9 +8,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::detect::DetectConfig;
+use crate::record::litellm::AccountKey;
+use crate::record::{Converter, FieldMap, Mapping, Shape};
 use crate::report::table;
 use crate::scan::{self, ScanConfig};
-use crate::source::ReadOptions;
+use crate::source::{Layout, ReadOptions};
 
 pub fn init_logging(verbose: u8) {
     init_logging_from(["warn", "info", "debug"], verbose, false);
@@ -52,16 +54,97 @@ pub struct ScanArgs {
     pub quiet: bool,
     pub threads: usize,
     pub max_record_bytes: usize,
+    /// `auto`, `json`, `csv`, `parquet` or `litellm`; `None` leaves it to the config file.
+    pub input_format: Option<String>,
+    /// `FIELD=PATH` mappings; they take precedence over the config file's.
+    pub map: Vec<String>,
+    /// A TOML file with a `[map]` table (and optionally `input_format`, `litellm_account`).
+    pub config: Option<PathBuf>,
+    pub litellm_account: Option<String>,
+}
+
+/// The `--config` file: how to read inputs that are not in the contract's shape.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputConfig {
+    input_format: Option<String>,
+    litellm_account: Option<String>,
+    #[serde(default)]
+    map: std::collections::BTreeMap<String, String>,
+}
+
+fn read_input_config(path: &Path) -> anyhow::Result<InputConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the config", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("{}: invalid config", path.display()))
+}
+
+/// The input format's layout and record shape.
+fn input_format(name: &str) -> anyhow::Result<(Layout, Shape)> {
+    Ok(match name.trim().to_ascii_lowercase().as_str() {
+        "auto" => (Layout::Auto, Shape::Auto),
+        "json" | "ndjson" => (Layout::Json, Shape::Contract),
+        "csv" => (Layout::Csv, Shape::Contract),
+        "parquet" => (Layout::Parquet, Shape::Contract),
+        "litellm" => (Layout::Json, Shape::Litellm),
+        other => anyhow::bail!(
+            "unknown input format {other:?} (one of: auto, json, csv, parquet, litellm)"
+        ),
+    })
+}
+
+/// Combines the command line and the config file into the layout, shape and converter.
+fn input_reading(args: &ScanArgs) -> anyhow::Result<(Layout, Shape, Converter)> {
+    let config = match &args.config {
+        Some(path) => read_input_config(path)?,
+        None => InputConfig::default(),
+    };
+    let mut map = FieldMap::parse(&args.map)?;
+    let from_file = config
+        .map
+        .iter()
+        .map(|(field, path)| Mapping::new(field, path))
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(FieldMap::new)
+        .with_context(|| {
+            format!(
+                "{}: [map]",
+                args.config.as_deref().unwrap_or(Path::new("")).display()
+            )
+        })?;
+    map.merge(from_file);
+    let format = args.input_format.as_ref().or(config.input_format.as_ref());
+    let (layout, shape) = input_format(format.map_or("auto", String::as_str))?;
+    let account = args
+        .litellm_account
+        .as_ref()
+        .or(config.litellm_account.as_ref());
+    let litellm_account = match account {
+        Some(a) => a.parse::<AccountKey>()?,
+        None => AccountKey::default(),
+    };
+    Ok((
+        layout,
+        shape,
+        Converter {
+            map,
+            litellm_account,
+        },
+    ))
 }
 
 /// Exit codes: 0 done (found or not), 1 findings with `--fail-on-findings`, 2 usage or I/O error.
 pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    let (layout, shape, convert) = input_reading(&args)?;
     let cfg = ScanConfig {
         paths: args.paths,
         read: ReadOptions {
             max_record_bytes: args.max_record_bytes,
+            layout,
             ..ReadOptions::default()
         },
+        shape,
+        convert,
         detect: DetectConfig {
             min_score: args.min_score,
             ..DetectConfig::default()
@@ -73,6 +156,11 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     };
     let outcome = scan::scan(&cfg)?;
     let report = &outcome.report;
+    if report.stats.records_read > 0 {
+        for m in cfg.convert.map.unmatched() {
+            tracing::warn!("mapping {m} found nothing in any record: is the path right?");
+        }
+    }
     if let Some(path) = &args.out {
         let file = std::fs::File::create(path)
             .with_context(|| format!("{}: cannot create the report", path.display()))?;

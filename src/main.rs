@@ -108,7 +108,7 @@ struct Eval {
 
 #[derive(clap::Args)]
 struct Scan {
-    /// Log files or directories (NDJSON or JSON arrays; plain, .gz or .zst); - for standard input.
+    /// Log files or directories (NDJSON, JSON arrays or CSV, plain, .gz or .zst; Parquet); - for standard input.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// Write the full JSON report (clusters, evidence, statistics) to this file.
@@ -135,6 +135,20 @@ struct Scan {
     /// Records longer than this many bytes are rejected.
     #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
     max_record_bytes: usize,
+    /// How to read the inputs: auto (by name and content), json (NDJSON or a JSON array), csv,
+    /// parquet, or litellm (LiteLLM StandardLoggingPayload objects).
+    #[arg(long, value_name = "FORMAT")]
+    input_format: Option<String>,
+    /// Where a record field is found in another schema, e.g. account_id=user.id (repeatable).
+    #[arg(long = "map", value_name = "FIELD=PATH")]
+    map: Vec<String>,
+    /// A TOML file with a [map] table of FIELD = "PATH" (and optionally input_format, litellm_account).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Which LiteLLM identifier is the account: user (default; the key hash when the key has no
+    /// user), key-hash, key-alias, team, org or end-user.
+    #[arg(long, value_name = "KEY")]
+    litellm_account: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -179,6 +193,10 @@ fn main() -> ExitCode {
             quiet: a.quiet,
             threads: a.threads,
             max_record_bytes: a.max_record_bytes,
+            input_format: a.input_format,
+            map: a.map,
+            config: a.config,
+            litellm_account: a.litellm_account,
         }),
         Command::Eval(a) => commands::eval(commands::EvalArgs {
             labels: a.labels,

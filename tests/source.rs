@@ -1,5 +1,6 @@
+use distillguard::source::csv::looks_like_csv;
 use distillguard::source::{
-    Batch, Compression, Format, Input, InputSummary, ReadOptions, SourceError, discover,
+    Batch, Compression, Format, Input, InputSummary, Layout, ReadOptions, SourceError, discover,
     read_input, read_reader,
 };
 use std::io::{self, Read, Write};
@@ -13,6 +14,7 @@ fn opts(max_record_bytes: usize, batch_bytes: usize) -> ReadOptions {
     ReadOptions {
         max_record_bytes,
         batch_bytes,
+        ..ReadOptions::default()
     }
 }
 
@@ -545,6 +547,10 @@ fn directory_walk_picks_log_files_sorted_and_recursive() {
         "sub/deeper/y.log.gz",
         "sub/readme.md",
         "aa/q.json",
+        "f.csv.gz",
+        "g.parquet",
+        "h.parquet.gz",
+        "sub/export.CSV",
     ] {
         write(root, name, b"{}\n");
     }
@@ -557,14 +563,17 @@ fn directory_walk_picks_log_files_sorted_and_recursive() {
             "b.log",
             "c.JSON.ZST",
             "d.ndjson.zstd",
+            "f.csv.gz",
+            "g.parquet",
             "sub/deeper/y.log.gz",
+            "sub/export.CSV",
             "sub/z.ndjson",
         ]
     );
     // Named explicitly, any file is read; stdin keeps its place among the arguments.
     let args = [root.join("notes.txt"), PathBuf::from("-"), root.join("sub")];
     let inputs = discover(&args).unwrap();
-    assert_eq!(inputs.len(), 4);
+    assert_eq!(inputs.len(), 5);
     assert_eq!(
         inputs[0].path.as_deref(),
         Some(root.join("notes.txt").as_path())
@@ -610,4 +619,57 @@ fn file_removed_after_discovery_is_not_found() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("gone.ndjson"), "{err}");
+}
+
+#[test]
+fn csv_rows_become_json_items_with_their_lines() {
+    let csv = b"\xEF\xBB\xBFts,account_id,turn,note\n1,a,2.0,\"x\ny\"\n2,b\n\n3,c,,z\n";
+    let dir = tempfile::tempdir().unwrap();
+    for (name, data) in [
+        ("t.csv", csv.to_vec()),
+        ("t.csv.zst", zst(csv)),
+        ("t.log", csv.to_vec()),
+    ] {
+        let path = write(dir.path(), name, &data);
+        let (got, summary, batches) = read_path(&path, ReadOptions::default()).unwrap();
+        assert_eq!(summary.format, Format::Csv, "{name}");
+        assert_eq!(summary.items, 3);
+        assert_eq!(summary.bytes_decompressed, csv.len() as u64);
+        assert_eq!(
+            plain(&got),
+            [
+                (2, r#"{"ts":1,"account_id":"a","turn":2,"note":"x\ny"}"#),
+                (4, "2,b"),
+                (6, r#"{"ts":3,"account_id":"c","note":"z"}"#),
+            ],
+            "{name}"
+        );
+        let reasons: Vec<_> = batches
+            .iter()
+            .flat_map(|b| b.entries())
+            .filter_map(|(i, r)| r.map(|r| (i.line, r.to_string())))
+            .collect();
+        assert_eq!(
+            reasons,
+            [(4, "row has 2 cells, the header has 4 columns".to_string())]
+        );
+    }
+    // Asked for JSON, a CSV is split into lines like any text.
+    let o = ReadOptions {
+        layout: Layout::Json,
+        ..ReadOptions::default()
+    };
+    assert_eq!(read_bytes("t.csv", csv, o).unwrap().len(), 5);
+    // CRLF line ends, blank lines, no final line end: the same lines.
+    let crlf = String::from_utf8_lossy(csv).replace('\n', "\r\n");
+    let crlf = crlf.trim_end().as_bytes();
+    let lines: Vec<u64> = read_bytes("t.csv", crlf, ReadOptions::default())
+        .unwrap()
+        .iter()
+        .map(|g| g.0)
+        .collect();
+    assert_eq!(lines, [2, 4, 6]);
+    assert!(!looks_like_csv(b"{\"a\": 1}\n"));
+    assert!(!looks_like_csv(b"hello\n"));
+    assert!(looks_like_csv(b"@timestamp,user.id\n"));
 }

@@ -5,12 +5,18 @@
 //! (unknown fields are ignored). Strings borrow from the input buffer where
 //! they can, so the hot path allocates little.
 
+mod convert;
+pub mod fields;
+pub mod litellm;
+pub mod mapping;
 mod raw;
 mod timestamp;
 
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+pub use convert::{Converter, Shape};
+pub use mapping::{FieldMap, MapError, Mapping};
 pub use timestamp::parse_rfc3339_ms;
 
 /// One validated request-log record. Timestamps are Unix milliseconds.

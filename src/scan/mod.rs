@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::detect::DetectConfig;
 use crate::engine::Engine;
-use crate::record::Record;
+use crate::record::{Converter, Shape};
 use crate::report::{Reject, RejectSummary, Report, Stats, generator};
 use crate::source::{self, Batch, Input, ReadOptions, SourceError};
 
@@ -35,6 +35,10 @@ pub struct ScanConfig {
     pub rejects_in_report: usize,
     /// Where to write every reject as NDJSON.
     pub rejects_out: Option<PathBuf>,
+    /// What the records look like (`Auto`: decided per input from its first records).
+    pub shape: Shape,
+    /// The LiteLLM reading and the field map.
+    pub convert: Converter,
 }
 
 impl Default for ScanConfig {
@@ -47,6 +51,8 @@ impl Default for ScanConfig {
             progress: false,
             rejects_in_report: 5,
             rejects_out: None,
+            shape: Shape::Auto,
+            convert: Converter::default(),
         }
     }
 }
@@ -110,7 +116,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     let mut records_read = 0u64;
     let mut write_error = None;
 
-    let (batch_tx, batch_rx) = mpsc::sync_channel::<(u64, Batch)>(threads * 2);
+    let (batch_tx, batch_rx) = mpsc::sync_channel::<(u64, Batch, Shape)>(threads * 2);
     let batch_rx = std::sync::Mutex::new(batch_rx);
     let (result_tx, result_rx) = mpsc::channel::<BatchResult>();
     std::thread::scope(|s| {
@@ -118,8 +124,13 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             let mut errors = Vec::new();
             let mut seq = 0u64;
             for index in 0..inputs.len() {
+                let mut shape = cfg.shape;
                 let mut sink = |b: Batch| {
-                    let ok = batch_tx.send((seq, b)).is_ok();
+                    if shape == Shape::Auto {
+                        shape = Converter::resolve(shape, b.iter().map(|i| i.bytes));
+                        tracing::debug!("{}: records read as {shape:?}", inputs[index].name);
+                    }
+                    let ok = batch_tx.send((seq, b, shape)).is_ok();
                     seq += 1;
                     ok
                 };
@@ -140,8 +151,8 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
             s.spawn(move || {
                 loop {
                     let next = batch_rx.lock().expect("batch queue").recv();
-                    let Ok((seq, batch)) = next else { break };
-                    let result = process(seq, &batch, inputs, engine, cfg.read.max_record_bytes);
+                    let Ok((seq, batch, shape)) = next else { break };
+                    let result = process(seq, &batch, shape, inputs, engine, cfg);
                     records_done.fetch_add(result.items, Ordering::Relaxed);
                     if result_tx.send(result).is_err() {
                         break;
@@ -231,18 +242,23 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
 fn process(
     seq: u64,
     batch: &Batch,
+    shape: Shape,
     inputs: &[Input],
     engine: &Engine,
-    limit: usize,
+    cfg: &ScanConfig,
 ) -> BatchResult {
+    let limit = cfg.read.max_record_bytes;
     let mut rejects = Vec::new();
     let mut items = 0u64;
-    for item in batch.iter() {
+    let mut scratch = Vec::new();
+    for (item, rejected) in batch.entries() {
         items += 1;
-        let reason = if let Some(len) = item.oversize {
+        let reason = if let Some(reason) = rejected {
+            reason.to_string()
+        } else if let Some(len) = item.oversize {
             format!("record is {len} bytes, over the limit of {limit} bytes")
         } else {
-            match Record::parse(item.bytes) {
+            match cfg.convert.parse(item.bytes, shape, &mut scratch) {
                 Ok(rec) => {
                     engine.ingest(&rec);
                     continue;

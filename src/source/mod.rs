@@ -1,17 +1,24 @@
 //! Input sources: from the paths on the command line to batches of raw items (one record's bytes
 //! each, with the line it starts on).
 //!
+//! NDJSON and JSON arrays are split as they are; CSV rows and Parquet rows are turned into JSON
+//! objects ([`csv`], [`parquet`]), so every format meets the same record parser.
+//!
 //! [`discover`] expands the arguments into [`Input`]s; [`read_input`] decompresses one of them and
 //! splits it into [`Batch`]es. Memory stays bounded however large a file or a line is: a batch owns
 //! one buffer of about [`ReadOptions::batch_bytes`], and an item longer than
 //! [`ReadOptions::max_record_bytes`] is skipped and reported as oversize instead of buffered.
 
 mod compression;
+pub mod csv;
+pub mod parquet;
+mod rows;
 mod split;
 
 pub use compression::{Compression, DecompressError, MAGIC_LEN, decompress_bounded, detect};
 pub use split::{Format, Item, ItemRef, split_items};
 
+use rows::RowBatcher;
 use split::Splitter;
 use std::cell::Cell;
 use std::fs::{self, File};
@@ -52,7 +59,7 @@ pub enum SourceError {
     #[error("{}: no such file or directory", path.display())]
     NotFound { path: PathBuf },
     #[error(
-        "{}: directory holds no log files (.ndjson, .jsonl, .json or .log, optionally .gz, .zst or .zstd)",
+        "{}: directory holds no log files (.ndjson, .jsonl, .json, .log or .csv, optionally .gz, .zst or .zstd; or .parquet)",
         dir.display()
     )]
     NoLogFiles { dir: PathBuf },
@@ -71,6 +78,12 @@ pub enum SourceError {
         #[source]
         source: io::Error,
     },
+    #[error("{name}: not a readable Parquet file: {source}")]
+    Parquet {
+        name: Arc<str>,
+        #[source]
+        source: ::parquet::errors::ParquetError,
+    },
 }
 
 impl SourceError {
@@ -80,7 +93,9 @@ impl SourceError {
             SourceError::NotFound { path } => path.display().to_string(),
             SourceError::NoLogFiles { dir } => dir.display().to_string(),
             SourceError::StdinRepeated => "-".to_string(),
-            SourceError::Io { name, .. } | SourceError::Decompress { name, .. } => name.to_string(),
+            SourceError::Io { name, .. }
+            | SourceError::Decompress { name, .. }
+            | SourceError::Parquet { name, .. } => name.to_string(),
         }
     }
 }
@@ -96,20 +111,57 @@ fn io_error(name: &Arc<str>, source: io::Error) -> SourceError {
     }
 }
 
-/// Whether a file found in a directory is a log by its name: `.ndjson`, `.jsonl`, `.json` or
-/// `.log`, optionally followed by `.gz`, `.zst` or `.zstd` (any case). Hidden files are not.
+/// The name without a compression suffix (`.gz`, `.zst`, `.zstd`), lower-cased.
+fn stem_of(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    [".gz", ".zst", ".zstd"]
+        .iter()
+        .find_map(|ext| lower.strip_suffix(ext))
+        .map_or_else(|| lower.clone(), str::to_string)
+}
+
+fn has_ext(stem: &str, ext: &str) -> bool {
+    stem.len() > ext.len() && stem.ends_with(ext)
+}
+
+/// Whether a file found in a directory is a log by its name: `.ndjson`, `.jsonl`, `.json`,
+/// `.log` or `.csv`, optionally followed by `.gz`, `.zst` or `.zstd` (any case), or `.parquet`.
+/// Hidden files are not.
 pub fn is_log_file_name(name: &str) -> bool {
     if name.starts_with('.') {
         return false;
     }
-    let lower = name.to_ascii_lowercase();
-    let stem = [".gz", ".zst", ".zstd"]
+    let stem = stem_of(name);
+    [".ndjson", ".jsonl", ".json", ".log", ".csv"]
         .iter()
-        .find_map(|ext| lower.strip_suffix(ext))
-        .unwrap_or(&lower);
-    [".ndjson", ".jsonl", ".json", ".log"]
-        .iter()
-        .any(|ext| stem.len() > ext.len() && stem.ends_with(ext))
+        .any(|ext| has_ext(&stem, ext))
+        || has_ext(&name.to_ascii_lowercase(), ".parquet")
+}
+
+/// How an input's records are laid out, when it is not left to detection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// By the name (`.csv`, `.parquet`), then by the content (the Parquet magic, a CSV header
+    /// line); otherwise NDJSON or a JSON array.
+    #[default]
+    Auto,
+    /// NDJSON or a JSON array.
+    Json,
+    Csv,
+    Parquet,
+}
+
+impl Layout {
+    /// The layout a file name claims, if any.
+    pub fn from_name(name: &str) -> Layout {
+        if has_ext(&name.to_ascii_lowercase(), ".parquet") {
+            Layout::Parquet
+        } else if has_ext(&stem_of(name), ".csv") {
+            Layout::Csv
+        } else {
+            Layout::Auto
+        }
+    }
 }
 
 /// Expands command-line arguments into inputs, in order. Directories are walked recursively in
@@ -196,6 +248,7 @@ pub struct ReadOptions {
     pub max_record_bytes: usize,
     /// Batches are handed out once their buffer holds about this many bytes.
     pub batch_bytes: usize,
+    pub layout: Layout,
 }
 
 impl Default for ReadOptions {
@@ -203,6 +256,17 @@ impl Default for ReadOptions {
         ReadOptions {
             max_record_bytes: 1 << 20,
             batch_bytes: 1 << 20,
+            layout: Layout::Auto,
+        }
+    }
+}
+
+impl ReadOptions {
+    /// The layout for the input called `name`: the one asked for, else the one its name claims.
+    fn layout_for(&self, name: &str) -> Layout {
+        match self.layout {
+            Layout::Auto => Layout::from_name(name),
+            l => l,
         }
     }
 }
@@ -212,6 +276,8 @@ const MAX_LIMIT: usize = 1 << 30;
 /// Largest single read into a batch buffer; big enough to amortise calls, small enough to stay
 /// in cache while it is split.
 const READ_CHUNK: usize = 256 << 10;
+/// Bytes read ahead to tell a CSV header from JSON.
+const SNIFF_BYTES: u64 = 4 << 10;
 
 /// Items of one input, sharing one buffer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,11 +286,25 @@ pub struct Batch {
     pub input: usize,
     pub data: Vec<u8>,
     pub items: Vec<ItemRef>,
+    /// Items rejected while reading (a CSV row with too few cells), by index into `items`, in
+    /// order; their bytes are the raw row.
+    pub reasons: Vec<(u32, String)>,
 }
 
 impl Batch {
     pub fn iter(&self) -> impl Iterator<Item = Item<'_>> {
         self.items.iter().map(|r| r.get(&self.data))
+    }
+
+    /// Every item with the reason it was rejected while reading, if it was.
+    pub fn entries(&self) -> impl Iterator<Item = (Item<'_>, Option<&str>)> {
+        let mut reasons = self.reasons.iter().peekable();
+        self.iter().enumerate().map(move |(i, item)| {
+            let reason = reasons
+                .next_if(|(at, _)| *at as usize == i)
+                .map(|(_, r)| r.as_str());
+            (item, reason)
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -271,6 +351,12 @@ pub fn read_input(
                 io::ErrorKind::NotFound => SourceError::NotFound { path: path.clone() },
                 _ => io_error(&input.name, e),
             })?;
+            if opts.layout_for(&input.name) == Layout::Parquet {
+                // Parquet is read from its footer backwards, straight from the file.
+                let summary = read_parquet(file, index, &input.name, opts, sink)?;
+                bytes_done.fetch_add(input.size.unwrap_or(0), Ordering::Relaxed);
+                return Ok(summary);
+            }
             read_reader(file, index, &input.name, opts, bytes_done, sink)
         }
     }
@@ -298,6 +384,20 @@ impl<R: Read> Read for Counting<'_, R> {
                 Err(e)
             }
         }
+    }
+}
+
+/// Counts the bytes read through it.
+struct Tally<R> {
+    inner: R,
+    n: u64,
+}
+
+impl<R: Read> Read for Tally<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.n += n as u64;
+        Ok(n)
     }
 }
 
@@ -339,11 +439,52 @@ pub fn read_reader<R: Read>(
             }
         }
     };
-    let src = io::Cursor::new(head).take(head_len as u64).chain(raw);
+    let mut src = io::Cursor::new(head).take(head_len as u64).chain(raw);
+    let layout = opts.layout_for(name);
+    if layout == Layout::Parquet
+        || (layout == Layout::Auto && head[..head_len] == parquet::MAGIC[..])
+    {
+        // Not a file (standard input, or a file named otherwise): Parquet needs random access.
+        let mut all = Vec::new();
+        src.read_to_end(&mut all).map_err(|e| io_error(name, e))?;
+        return read_parquet(::bytes::Bytes::from(all), input, name, opts, sink);
+    }
     let mut dec = compression::decoder(src, compression).map_err(classify)?;
+    // The first line decides between CSV and JSON; it is read ahead and handed back.
+    let mut peek = Vec::new();
+    if layout == Layout::Auto {
+        (&mut dec)
+            .take(SNIFF_BYTES)
+            .read_to_end(&mut peek)
+            .map_err(classify)?;
+    }
+    let is_csv = match layout {
+        Layout::Csv => true,
+        Layout::Auto => csv::looks_like_csv(&peek),
+        _ => false,
+    };
+    let mut dec = io::Cursor::new(peek).chain(dec);
+    if is_csv {
+        let mut rows = RowBatcher::new(
+            input,
+            clamp(opts.max_record_bytes),
+            clamp(opts.batch_bytes),
+            sink,
+        );
+        let mut tally = Tally { inner: dec, n: 0 };
+        let read = csv::read_csv(&mut tally, &mut rows);
+        let items = rows.finish();
+        read.map_err(classify)?;
+        return Ok(InputSummary {
+            items,
+            bytes_decompressed: tally.n,
+            format: Format::Csv,
+            compression,
+        });
+    }
 
-    let max = opts.max_record_bytes.clamp(1, MAX_LIMIT);
-    let batch_bytes = opts.batch_bytes.clamp(1, MAX_LIMIT);
+    let max = clamp(opts.max_record_bytes);
+    let batch_bytes = clamp(opts.batch_bytes);
     let chunk = batch_bytes.min(READ_CHUNK);
     let capacity = batch_bytes + chunk;
 
@@ -383,7 +524,12 @@ pub fn read_reader<R: Read>(
             summary.format = splitter.format();
             if !items.is_empty() {
                 summary.items += items.len() as u64;
-                sink(Batch { input, data, items });
+                sink(Batch {
+                    input,
+                    data,
+                    items,
+                    reasons: Vec::new(),
+                });
             }
             return Ok(summary);
         }
@@ -416,6 +562,7 @@ pub fn read_reader<R: Read>(
                     input,
                     data: full,
                     items: std::mem::take(&mut items),
+                    reasons: Vec::new(),
                 };
                 if !sink(batch) {
                     summary.format = splitter.format();
@@ -426,4 +573,35 @@ pub fn read_reader<R: Read>(
             scanned = data.len();
         }
     }
+}
+
+fn clamp(limit: usize) -> usize {
+    limit.clamp(1, MAX_LIMIT)
+}
+
+fn read_parquet<R: ::parquet::file::reader::ChunkReader + 'static>(
+    reader: R,
+    input: usize,
+    name: &Arc<str>,
+    opts: &ReadOptions,
+    sink: &mut dyn FnMut(Batch) -> bool,
+) -> Result<InputSummary, SourceError> {
+    let mut rows = RowBatcher::new(
+        input,
+        clamp(opts.max_record_bytes),
+        clamp(opts.batch_bytes),
+        sink,
+    );
+    let read = parquet::read_parquet(reader, &mut rows);
+    let items = rows.finish();
+    read.map_err(|source| SourceError::Parquet {
+        name: name.clone(),
+        source,
+    })?;
+    Ok(InputSummary {
+        items,
+        bytes_decompressed: 0,
+        format: Format::Parquet,
+        compression: Compression::None,
+    })
 }

@@ -14,6 +14,10 @@ pub enum Format {
     Ndjson,
     /// A JSON array whose top-level elements are the records.
     JsonArray,
+    /// CSV with a header row.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
 }
 
 impl Format {
@@ -21,6 +25,8 @@ impl Format {
         match self {
             Format::Ndjson => "ndjson",
             Format::JsonArray => "json-array",
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
         }
     }
 }
