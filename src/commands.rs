@@ -153,7 +153,24 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn simulate(cfg: &crate::sim::SimConfig, out: &Path) -> anyhow::Result<ExitCode> {
-    let s = crate::sim::generate(cfg, out)?;
+    print_summary(&crate::sim::generate(cfg, out)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn simulate_scale(cfg: &crate::sim::ScaleConfig, out: &Path) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let s = crate::sim::generate_scale(cfg, out)?;
+    let secs = started.elapsed().as_secs_f64();
+    print_summary(&s);
+    println!(
+        "{:.1} s, {:.0} records/s",
+        secs,
+        s.records as f64 / secs.max(1e-9)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(s: &crate::sim::SimSummary) {
     println!(
         "{} records ({} duplicates), {} accounts ({} in campaigns, {} campaign records)",
         s.records, s.duplicate_records, s.accounts, s.campaign_accounts, s.campaign_records
@@ -170,5 +187,4 @@ pub fn simulate(cfg: &crate::sim::SimConfig, out: &Path) -> anyhow::Result<ExitC
         s.labels_path.display(),
         s.campaigns_path.display()
     );
-    Ok(ExitCode::SUCCESS)
 }
