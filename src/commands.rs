@@ -23,6 +23,8 @@ pub fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // No colour codes in files and pipes.
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 

@@ -203,8 +203,17 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         });
     }
     progress.detecting();
+    let ingested = started.elapsed();
     let clusters = engine.detect(&cfg.detect);
     progress.finish();
+    // Where the time went, for scripts/scale.sh (shown with -v).
+    tracing::info!(
+        read_ms = ingested.as_millis() as u64,
+        detect_ms = (started.elapsed() - ingested).as_millis() as u64,
+        accounts = engine.accounts(),
+        state_bytes = std::mem::size_of::<crate::features::AccountState>(),
+        "scan phases"
+    );
 
     let elapsed = started.elapsed();
     let span = engine.time_span();
