@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use dashmap::{DashMap, DashSet};
+use foldhash::fast::RandomState;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::detect::{self, AccountView, DetectConfig};
@@ -19,9 +20,11 @@ pub enum Ingested {
 }
 
 pub struct Engine {
-    accounts: DashMap<Box<str>, AccountState>,
+    // foldhash rather than the default SipHash: every record looks up its account and its
+    // request id, and these keys are not chosen by whoever sends the requests.
+    accounts: DashMap<Box<str>, AccountState, RandomState>,
     /// Hashes of the request ids seen, so a retried record counts once.
-    seen: DashSet<u64>,
+    seen: DashSet<u64, RandomState>,
     dict: Dictionary,
     lexicon: Lexicon,
     accepted: AtomicU64,
@@ -39,8 +42,8 @@ impl Default for Engine {
 impl Engine {
     pub fn new() -> Self {
         Engine {
-            accounts: DashMap::new(),
-            seen: DashSet::new(),
+            accounts: DashMap::with_hasher(RandomState::default()),
+            seen: DashSet::with_hasher(RandomState::default()),
             dict: Dictionary::default(),
             lexicon: Lexicon::new(),
             accepted: AtomicU64::new(0),

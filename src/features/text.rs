@@ -34,7 +34,7 @@ pub struct PromptFeatures {
 
 pub fn analyze(prompt: &str, lexicon: &Lexicon) -> PromptFeatures {
     let trimmed = prompt.trim();
-    let words = trimmed.split_whitespace().count();
+    let words = word_count(trimmed);
     let mut keys = [0u64; 4];
     // A key must cover at most half the prompt, so a short prompt is not its own "template".
     if words >= 2 * SHORT {
@@ -51,6 +51,23 @@ pub fn analyze(prompt: &str, lexicon: &Lexicon) -> PromptFeatures {
         keys,
         words: words as u32,
     }
+}
+
+/// Words as `split_whitespace` counts them, byte by byte for ASCII text (most prompts), which
+/// spares decoding every character.
+fn word_count(s: &str) -> usize {
+    if !s.is_ascii() {
+        return s.split_whitespace().count();
+    }
+    let mut words = 0;
+    let mut in_word = false;
+    for &b in s.as_bytes() {
+        // The ASCII characters with the Unicode White_Space property.
+        let space = b == b' ' || (b'\t'..=b'\r').contains(&b);
+        words += usize::from(!space && !in_word);
+        in_word = !space;
+    }
+    words
 }
 
 /// Hashes normalised words: ASCII lower-case, runs of digits folded to one `0`,
@@ -93,6 +110,22 @@ pub fn excerpt(prompt: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_count_agrees_with_split_whitespace() {
+        for s in [
+            "",
+            "  ",
+            "one",
+            " two  words ",
+            "tab\tand\nnewline\r\nand\x0bvertical\x0cfeed",
+            "\x1cnot\x1fspace",
+            "café au lait\u{a0}non-breaking",
+            "x\u{2003}em space",
+        ] {
+            assert_eq!(word_count(s), s.split_whitespace().count(), "{s:?}");
+        }
+    }
 
     #[test]
     fn wrappers_share_keys_and_content_does_not() {
