@@ -22,7 +22,9 @@ pub enum Ingested {
 pub struct Engine {
     // foldhash rather than the default SipHash: every record looks up its account and its
     // request id, and these keys are not chosen by whoever sends the requests.
-    accounts: DashMap<Box<str>, AccountState, RandomState>,
+    /// States are boxed: the table then holds pointers, so its spare capacity and the copy made
+    /// when it grows cost a few bytes per account instead of a whole state.
+    accounts: DashMap<Box<str>, Box<AccountState>, RandomState>,
     /// Hashes of the request ids seen, so a retried record counts once.
     seen: DashSet<u64, RandomState>,
     dict: Dictionary,
