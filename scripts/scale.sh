@@ -7,7 +7,7 @@
 # For each size it writes a plain NDJSON log with `simulate --accounts --records --plain` (so scan
 # and jq read the same uncompressed bytes), then measures with /usr/bin/time -v:
 #   - `distillguard scan --quiet --format json FILE`: wall time, peak RSS, and (from -v) the time
-#     spent reading/ingesting and in the cross-account stage;
+#     spent reading/ingesting and in the cross-account stage, and the RSS between the two;
 #   - `jq -c .account_id FILE > /dev/null`: wall time.
 # Results go to target/scale/results.csv and target/scale/scale.png (gnuplot); logs are deleted
 # after each size unless KEEP=1. Needs /usr/bin/time (Debian `time`), jq and gnuplot (`gnuplot-nox`).
@@ -37,7 +37,7 @@ rss_mb() { awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$1
 field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p" "$2" | tail -1; }
 
 CSV=$OUT/results.csv
-echo "records,accounts,bytes,gen_s,scan_s,read_s,detect_s,scan_rss_mb,scan_rec_per_s,jq_s,jq_rss_mb,speedup_vs_jq" >"$CSV"
+echo "records,accounts,bytes,gen_s,scan_s,read_s,detect_s,scan_rss_mb,rss_after_read_mb,scan_rec_per_s,jq_s,jq_rss_mb,speedup_vs_jq" >"$CSV"
 
 runs=()
 for m in $SIZES; do runs+=("$m:$((m / PER_ACCOUNT))"); done
@@ -63,10 +63,10 @@ for run in "${runs[@]}"; do
     jq_s=$(wall "$dir.jq.txt")
     read_ms=$(field read_ms "$dir.scan.txt")
     detect_ms=$(field detect_ms "$dir.scan.txt")
-    row=$(printf "%s,%s,%s,%.2f,%.2f,%.2f,%.2f,%s,%.0f,%.2f,%s,%.2f" \
+    row=$(printf "%s,%s,%s,%.2f,%.2f,%.2f,%.2f,%s,%s,%.0f,%.2f,%s,%.2f" \
         "$records" "$(field accounts "$dir.scan.txt")" \
         "$bytes" "$gen_s" "$scan_s" "$(echo "$read_ms/1000" | bc -l)" "$(echo "$detect_ms/1000" | bc -l)" \
-        "$(rss_mb "$dir.scan.txt")" "$(echo "$records/$scan_s" | bc -l)" "$jq_s" "$(rss_mb "$dir.jq.txt")" \
+        "$(rss_mb "$dir.scan.txt")" "$(field rss_after_read_mib "$dir.scan.txt")" "$(echo "$records/$scan_s" | bc -l)" "$jq_s" "$(rss_mb "$dir.jq.txt")" \
         "$(echo "$jq_s/$scan_s" | bc -l)")
     echo "$row" | tee -a "$CSV"
     [ "${KEEP:-0}" = 1 ] || rm -f "$log"
@@ -86,10 +86,11 @@ set ylabel "seconds"
 set title "Scan time (2 cores), jq -c .account_id alongside"
 plot "$OUT/series.dat" using (\$1/1e6):5 with linespoints title "distillguard scan", \
      "$OUT/series.dat" using (\$1/1e6):7 with linespoints title "  of which cross-account stage", \
-     "$OUT/series.dat" using (\$1/1e6):10 with linespoints title "jq -c .account_id"
+     "$OUT/series.dat" using (\$1/1e6):11 with linespoints title "jq -c .account_id"
 set ylabel "MiB"
 set title "Scan peak RSS"
-plot "$OUT/series.dat" using (\$1/1e6):8 with linespoints title "peak RSS"
+plot "$OUT/series.dat" using (\$1/1e6):8 with linespoints title "peak (cross-account stage)", \
+     "$OUT/series.dat" using (\$1/1e6):9 with linespoints title "after reading, before it"
 unset multiplot
 EOF
 echo "wrote $CSV and $OUT/scale.png"
