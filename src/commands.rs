@@ -30,7 +30,9 @@ fn init_logging_from(levels: [&str; 3], verbose: u8, json: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // No colour codes in files and pipes.
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = if json {
         builder.json().try_init()
     } else {
@@ -251,7 +253,24 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn simulate(cfg: &crate::sim::SimConfig, out: &Path) -> anyhow::Result<ExitCode> {
-    let s = crate::sim::generate(cfg, out)?;
+    print_summary(&crate::sim::generate(cfg, out)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn simulate_scale(cfg: &crate::sim::ScaleConfig, out: &Path) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let s = crate::sim::generate_scale(cfg, out)?;
+    let secs = started.elapsed().as_secs_f64();
+    print_summary(&s);
+    println!(
+        "{:.1} s, {:.0} records/s",
+        secs,
+        s.records as f64 / secs.max(1e-9)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(s: &crate::sim::SimSummary) {
     println!(
         "{} records ({} duplicates), {} accounts ({} in campaigns, {} campaign records)",
         s.records, s.duplicate_records, s.accounts, s.campaign_accounts, s.campaign_records
@@ -268,7 +287,6 @@ pub fn simulate(cfg: &crate::sim::SimConfig, out: &Path) -> anyhow::Result<ExitC
         s.labels_path.display(),
         s.campaigns_path.display()
     );
-    Ok(ExitCode::SUCCESS)
 }
 
 pub struct ServeArgs {

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use dashmap::{DashMap, DashSet};
+use foldhash::fast::RandomState;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::detect::{self, AccountView, DetectConfig};
@@ -60,9 +61,13 @@ pub enum Ingested {
 }
 
 pub struct Engine {
-    accounts: DashMap<Box<str>, AccountState>,
+    // foldhash rather than the default SipHash: every record looks up its account and its
+    // request id, and these keys are not chosen by whoever sends the requests.
+    /// States are boxed: the table then holds pointers, so its spare capacity and the copy made
+    /// when it grows cost a few bytes per account instead of a whole state.
+    accounts: DashMap<Box<str>, Box<AccountState>, RandomState>,
     /// Hashes of the request ids seen, so a retried record counts once.
-    seen: DashSet<u64>,
+    seen: DashSet<u64, RandomState>,
     dict: Dictionary,
     lexicon: Lexicon,
     accepted: AtomicU64,
@@ -80,8 +85,8 @@ impl Default for Engine {
 impl Engine {
     pub fn new() -> Self {
         Engine {
-            accounts: DashMap::new(),
-            seen: DashSet::new(),
+            accounts: DashMap::with_hasher(RandomState::default()),
+            seen: DashSet::with_hasher(RandomState::default()),
             dict: Dictionary::default(),
             lexicon: Lexicon::new(),
             accepted: AtomicU64::new(0),
@@ -136,7 +141,7 @@ impl Engine {
             accounts: self
                 .accounts
                 .iter()
-                .map(|e| (e.key().clone(), e.value().clone()))
+                .map(|e| (e.key().clone(), AccountState::clone(e.value())))
                 .collect(),
             seen: self.seen.iter().map(|h| *h).collect(),
             dictionary: self.dict.entries(),
@@ -150,7 +155,7 @@ impl Engine {
     pub fn from_snapshot(s: Snapshot) -> Engine {
         let engine = Engine::new();
         for (id, state) in s.accounts {
-            engine.accounts.insert(id, state);
+            engine.accounts.insert(id, Box::new(state));
         }
         for h in s.seen {
             engine.seen.insert(h);
@@ -177,7 +182,7 @@ impl Engine {
     /// One account's activity and the signals of its own traffic.
     pub fn account(&self, id: &str) -> Option<AccountSummary> {
         let state = self.accounts.get(id)?;
-        let agg = detect::aggregate::Aggregate::of([state.value()]);
+        let agg = detect::aggregate::Aggregate::of([&**state.value()]);
         let mut card = detect::score::Scorecard::default();
         detect::score::traffic_signals(&mut card, &agg);
         let (score, signals) = card.finish();

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use distillguard::commands::{self, OutputFormat, ScanArgs, ServeArgs};
-use distillguard::sim::SimConfig;
+use distillguard::sim::{ScaleConfig, SimConfig};
 
 #[derive(Parser)]
 #[command(
@@ -79,6 +79,18 @@ struct Simulate {
     /// Jitter class parameters (0 = defaults), to test detection away from one parameter set.
     #[arg(long, default_value_t = 0.0)]
     variation: f64,
+    /// Scale mode: this many accounts, streamed to disk shard by shard (needs --records).
+    #[arg(long, requires = "records", conflicts_with_all = ["preset", "scale", "days", "corpora", "variation"])]
+    accounts: Option<u64>,
+    /// Scale mode: exactly this many records (needs --accounts).
+    #[arg(long, requires = "accounts")]
+    records: Option<u64>,
+    /// Scale mode: write plain logs.ndjson instead of logs.ndjson.gz.
+    #[arg(long, requires = "accounts")]
+    plain: bool,
+    /// Scale mode: generator threads (default: one per core).
+    #[arg(long, default_value_t = 0, requires = "accounts")]
+    threads: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -210,6 +222,16 @@ fn main() -> ExitCode {
             listen: a.listen,
             data_dir: a.data_dir,
         }),
+        Command::Simulate(a) if a.accounts.is_some() => {
+            let mut cfg = ScaleConfig::new(
+                a.seed,
+                a.accounts.unwrap_or_default(),
+                a.records.unwrap_or_default(),
+            );
+            cfg.plain = a.plain;
+            cfg.threads = a.threads;
+            commands::simulate_scale(&cfg, &a.out)
+        }
         Command::Simulate(a) => {
             let mut cfg = match a.preset {
                 SimPreset::Sample => SimConfig::sample(a.seed),

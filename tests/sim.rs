@@ -312,3 +312,119 @@ fn missing_corpus_folder_is_skipped_but_bad_file_is_an_error() {
         .to_string();
     assert!(err.contains("gsm8k_train.jsonl"), "{err}");
 }
+
+mod scale {
+    use std::collections::BTreeSet;
+    use std::io::Read;
+    use std::path::Path;
+
+    use distillguard::sim::{ScaleConfig, generate_scale};
+    use serde_json::Value;
+
+    use super::{check_record, read_labels};
+
+    fn read_any(path: &Path) -> String {
+        let mut s = String::new();
+        if path.extension().is_some_and(|e| e == "gz") {
+            // One gzip member per shard.
+            flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap())
+                .read_to_string(&mut s)
+                .unwrap();
+        } else {
+            s = std::fs::read_to_string(path).unwrap();
+        }
+        s
+    }
+
+    /// Two shards, so the ordering of shards across threads is exercised.
+    fn config(seed: u64) -> ScaleConfig {
+        ScaleConfig::new(seed, 6000, 24_000)
+    }
+
+    #[test]
+    fn exact_records_labelled_accounts_and_every_class() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = generate_scale(&config(3), dir.path()).unwrap();
+        assert_eq!(s.records, 24_000);
+        let text = read_any(&s.logs_path);
+        assert_eq!(text.lines().count(), 24_000);
+        let mut seen = BTreeSet::new();
+        let mut ids = BTreeSet::new();
+        for (i, line) in text.lines().enumerate() {
+            let r: Value = serde_json::from_str(line).expect("valid JSON line");
+            if i % 50 == 0 {
+                check_record(&r);
+            }
+            seen.insert(r["account_id"].as_str().unwrap().to_string());
+            assert!(ids.insert(r["request_id"].as_str().unwrap().to_string()));
+        }
+        let labels = read_labels(&s.labels_path);
+        let labelled: BTreeSet<String> = labels.keys().cloned().collect();
+        assert_eq!(
+            seen, labelled,
+            "labels cover exactly the accounts in the log"
+        );
+        assert_eq!(s.accounts as usize, labels.len());
+        // Accounts near the ask: a few light users lose their only request to thinning.
+        assert!(
+            (5000..=6600).contains(&labels.len()),
+            "{} accounts",
+            labels.len()
+        );
+        let campaigns: BTreeSet<&str> = labels
+            .values()
+            .filter(|(_, kind, _)| kind == "campaign")
+            .map(|(_, _, c)| c.as_str())
+            .collect();
+        assert!(campaigns.contains("hydra-larch-00000"));
+        assert!(campaigns.contains("hydra-larch-00001"));
+        let classes: BTreeSet<&str> = labels.values().map(|(c, _, _)| c.as_str()).collect();
+        for class in [
+            "ordinary",
+            "developer",
+            "company",
+            "hydra",
+            "stealth",
+            "sweep",
+        ] {
+            assert!(classes.contains(class), "no {class} accounts");
+        }
+        let share = s.campaign_accounts as f64 / s.accounts as f64;
+        assert!((0.02..0.15).contains(&share), "campaign share {share}");
+    }
+
+    #[test]
+    fn same_seed_same_bytes_whatever_the_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            dir.path().join("a"),
+            dir.path().join("b"),
+            dir.path().join("c"),
+        );
+        let mut one = config(5);
+        one.threads = 1;
+        one.plain = true;
+        let mut two = config(5);
+        two.threads = 2;
+        generate_scale(&one, &a).unwrap();
+        generate_scale(&two, &b).unwrap();
+        generate_scale(&config(6), &c).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(a.join("logs.ndjson")).unwrap(),
+            read_any(&b.join("logs.ndjson.gz")),
+            "plain and gzip, one thread and two, hold the same records"
+        );
+        for f in ["labels.csv", "campaigns.json"] {
+            let x = std::fs::read(a.join(f)).unwrap();
+            assert_eq!(x, std::fs::read(b.join(f)).unwrap(), "{f} differs");
+            assert_ne!(x, std::fs::read(c.join(f)).unwrap(), "{f} same for seeds");
+        }
+    }
+
+    #[test]
+    fn rejects_empty_scale() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(generate_scale(&ScaleConfig::new(1, 0, 10), dir.path()).is_err());
+        assert!(generate_scale(&ScaleConfig::new(1, 10, 0), dir.path()).is_err());
+    }
+}

@@ -3,7 +3,9 @@
 //! Candidate pairs come only from here (accounts that share something), never
 //! from all pairs of accounts.
 
-use std::collections::HashMap;
+// foldhash: these maps are rebuilt over every account on each run, and SipHash showed in
+// the profile; nothing depends on their iteration order.
+use foldhash::HashMap;
 
 use crate::features::{AccountState, Attr};
 
@@ -58,7 +60,7 @@ pub struct Population {
 
 impl Population {
     pub fn build(accounts: &[AccountView<'_>]) -> Self {
-        let mut postings: HashMap<(Tie, u64), Vec<u32>> = HashMap::new();
+        let mut postings: HashMap<(Tie, u64), Vec<u32>> = HashMap::default();
         let mut templates = Vec::with_capacity(accounts.len());
         let mut evidence_attrs: Vec<Attr> = LINKING_ATTRS.to_vec();
         evidence_attrs.extend(EVIDENCE_ATTRS);
@@ -126,7 +128,7 @@ pub fn recurring_phrases(state: &AccountState) -> Vec<(u8, u64)> {
 }
 
 fn keys_seen_at_least(state: &AccountState, need: usize) -> Vec<(u8, u64)> {
-    let mut counts: HashMap<(u8, u64), usize> = HashMap::new();
+    let mut counts: HashMap<(u8, u64), usize> = HashMap::default();
     for s in state.sample.iter() {
         for (slot, &k) in s.keys.iter().enumerate() {
             if k != 0 {

@@ -7,7 +7,9 @@
 //! a group (an IP and its /24 are one piece of evidence, not two), and a pair
 //! is tied when its evidence from independent groups is strong enough.
 
-use std::collections::HashMap;
+// foldhash: these maps are rebuilt over every account on each run, and SipHash showed in
+// the profile; nothing depends on their iteration order.
+use foldhash::HashMap;
 
 use crate::features::Attr;
 
@@ -98,7 +100,7 @@ impl PairEvidence {
 
 /// Pairs of accounts that are tied, from the population's posting lists.
 pub fn tied_pairs(pop: &Population) -> Vec<(u32, u32)> {
-    let mut evidence: HashMap<(u32, u32), PairEvidence> = HashMap::new();
+    let mut evidence: HashMap<(u32, u32), PairEvidence> = HashMap::default();
     let mut keys: Vec<_> = pop.postings.keys().copied().collect();
     keys.sort_unstable();
     for key in keys {
@@ -200,7 +202,7 @@ impl UnionFind {
     /// The groups, each sorted, in order of their smallest member.
     pub fn groups(mut self) -> Vec<Vec<u32>> {
         let n = self.parent.len();
-        let mut by_root: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut by_root: HashMap<u32, Vec<u32>> = HashMap::default();
         for i in 0..n as u32 {
             let r = self.find(i);
             by_root.entry(r).or_default().push(i);

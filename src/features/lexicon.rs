@@ -4,7 +4,7 @@
 //! anywhere in a prompt or system prompt. The lists are documented in
 //! docs/signals.md; a hit says what the request asks for, not that it is abuse.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 /// What a prompt asks the model for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +181,9 @@ impl Lexicon {
         let automaton = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            // Overlapping search cannot use a prefilter, so it walks every byte: a DFA makes
+            // each step one table lookup (the patterns are few, so the table is small).
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .expect("lexicon patterns are valid");
         Lexicon { automaton, cue_of }

@@ -80,7 +80,7 @@ pub struct SampledPrompt {
 /// (a popular value is stored once).
 #[derive(Default)]
 pub struct Dictionary {
-    values: DashMap<(Attr, u64), Box<str>>,
+    values: DashMap<(Attr, u64), Box<str>, foldhash::fast::RandomState>,
 }
 
 impl Dictionary {

@@ -34,16 +34,14 @@ pub struct PromptFeatures {
 
 pub fn analyze(prompt: &str, lexicon: &Lexicon) -> PromptFeatures {
     let trimmed = prompt.trim();
-    let words = trimmed.split_whitespace().count();
+    let words = word_count(trimmed);
     let mut keys = [0u64; 4];
     // A key must cover at most half the prompt, so a short prompt is not its own "template".
     if words >= 2 * SHORT {
-        keys[0] = key(trimmed.split_whitespace().take(SHORT), 1);
-        keys[2] = key(trimmed.split_whitespace().rev().take(SHORT), 3);
-    }
-    if words >= 2 * LONG {
-        keys[1] = key(trimmed.split_whitespace().take(LONG), 2);
-        keys[3] = key(trimmed.split_whitespace().rev().take(LONG), 4);
+        let long = words >= 2 * LONG;
+        let mut buf = Vec::with_capacity(128);
+        [keys[0], keys[1]] = end_keys(trimmed.split_whitespace(), long, [1, 2], &mut buf);
+        [keys[2], keys[3]] = end_keys(trimmed.split_whitespace().rev(), long, [3, 4], &mut buf);
     }
     PromptFeatures {
         hash: xxh3_64(trimmed.as_bytes()),
@@ -53,28 +51,67 @@ pub fn analyze(prompt: &str, lexicon: &Lexicon) -> PromptFeatures {
     }
 }
 
-/// Hashes normalised words: ASCII lower-case, runs of digits folded to one `0`,
-/// punctuation at either end dropped, so "Problem 12:" and "problem 7" agree.
-fn key<'a>(words: impl Iterator<Item = &'a str>, seed: u64) -> u64 {
-    let mut buf = Vec::with_capacity(64);
-    for w in words {
-        let w = w.trim_matches(|c: char| c.is_ascii_punctuation());
-        let mut last_digit = false;
-        for b in w.bytes() {
-            if b.is_ascii_digit() {
-                if !last_digit {
-                    buf.push(b'0');
-                }
-                last_digit = true;
-            } else {
-                buf.push(b.to_ascii_lowercase());
-                last_digit = false;
-            }
-        }
-        buf.push(b' ');
+/// Words as `split_whitespace` counts them, byte by byte for ASCII text (most prompts), which
+/// spares decoding every character.
+fn word_count(s: &str) -> usize {
+    if !s.is_ascii() {
+        return s.split_whitespace().count();
     }
-    // Never 0: 0 marks "no key".
-    xxh3_64_with_seed(&buf, seed).max(1)
+    let mut words = 0;
+    let mut in_word = false;
+    for &b in s.as_bytes() {
+        // The ASCII characters with the Unicode White_Space property.
+        let space = b == b' ' || (b'\t'..=b'\r').contains(&b);
+        words += usize::from(!space && !in_word);
+        in_word = !space;
+    }
+    words
+}
+
+/// The SHORT-word and (when `long`) LONG-word keys of one end of a prompt, `words` running from
+/// that end. The SHORT-word text is a prefix of the LONG-word text, so one pass serves both.
+fn end_keys<'a>(
+    words: impl Iterator<Item = &'a str>,
+    long: bool,
+    seeds: [u64; 2],
+    buf: &mut Vec<u8>,
+) -> [u64; 2] {
+    buf.clear();
+    let mut short_len = 0;
+    for (i, w) in words.take(if long { LONG } else { SHORT }).enumerate() {
+        normalise(w, buf);
+        if i + 1 == SHORT {
+            short_len = buf.len();
+        }
+    }
+    [
+        key_hash(&buf[..short_len], seeds[0]),
+        if long { key_hash(buf, seeds[1]) } else { 0 },
+    ]
+}
+
+/// Appends a normalised word and a space: ASCII lower-case, runs of digits folded to one `0`,
+/// punctuation at either end dropped, so "Problem 12:" and "problem 7" agree.
+fn normalise(word: &str, buf: &mut Vec<u8>) {
+    let w = word.trim_matches(|c: char| c.is_ascii_punctuation());
+    let mut last_digit = false;
+    for b in w.bytes() {
+        if b.is_ascii_digit() {
+            if !last_digit {
+                buf.push(b'0');
+            }
+            last_digit = true;
+        } else {
+            buf.push(b.to_ascii_lowercase());
+            last_digit = false;
+        }
+    }
+    buf.push(b' ');
+}
+
+/// Never 0: 0 marks "no key".
+fn key_hash(normalised: &[u8], seed: u64) -> u64 {
+    xxh3_64_with_seed(normalised, seed).max(1)
 }
 
 /// The first `max_chars` characters of a prompt, on one line, for evidence.
@@ -93,6 +130,67 @@ pub fn excerpt(prompt: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The keys as first written: each end and length hashed on its own.
+    fn key<'a>(words: impl Iterator<Item = &'a str>, seed: u64) -> u64 {
+        let mut buf = Vec::new();
+        for w in words {
+            normalise(w, &mut buf);
+        }
+        key_hash(&buf, seed)
+    }
+
+    #[test]
+    fn end_keys_match_separate_keys() {
+        let l = Lexicon::new();
+        for p in [
+            "one two three four five six seven eight",
+            "Problem 12: Solve x + 3 = 7. Show every step, then give the answer on the last line.",
+            "  Tabs\tand\nnewlines, «quotes», café, 2024-01-01, and   more words here to pass sixteen of them in total ok ",
+        ] {
+            let t = p.trim();
+            let n = t.split_whitespace().count();
+            let want = [
+                if n >= 2 * SHORT {
+                    key(t.split_whitespace().take(SHORT), 1)
+                } else {
+                    0
+                },
+                if n >= 2 * LONG {
+                    key(t.split_whitespace().take(LONG), 2)
+                } else {
+                    0
+                },
+                if n >= 2 * SHORT {
+                    key(t.split_whitespace().rev().take(SHORT), 3)
+                } else {
+                    0
+                },
+                if n >= 2 * LONG {
+                    key(t.split_whitespace().rev().take(LONG), 4)
+                } else {
+                    0
+                },
+            ];
+            assert_eq!(analyze(p, &l).keys, want, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn word_count_agrees_with_split_whitespace() {
+        for s in [
+            "",
+            "  ",
+            "one",
+            " two  words ",
+            "tab\tand\nnewline\r\nand\x0bvertical\x0cfeed",
+            "\x1cnot\x1fspace",
+            "café au lait\u{a0}non-breaking",
+            "x\u{2003}em space",
+        ] {
+            assert_eq!(word_count(s), s.split_whitespace().count(), "{s:?}");
+        }
+    }
 
     #[test]
     fn wrappers_share_keys_and_content_does_not() {

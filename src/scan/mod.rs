@@ -5,6 +5,7 @@
 //! collects rejects in input order and draws the progress bar. Detection runs
 //! once everything is read.
 
+mod memory;
 mod progress;
 
 use std::fs::File;
@@ -214,8 +215,19 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
         });
     }
     progress.detecting();
+    let ingested = started.elapsed();
+    let rss_after_read = memory::resident_bytes().unwrap_or(0);
     let clusters = engine.detect(&cfg.detect);
     progress.finish();
+    // Where the time went, for scripts/scale.sh (shown with -v).
+    tracing::info!(
+        read_ms = ingested.as_millis() as u64,
+        detect_ms = (started.elapsed() - ingested).as_millis() as u64,
+        accounts = engine.accounts(),
+        state_bytes = std::mem::size_of::<crate::features::AccountState>(),
+        rss_after_read_mib = rss_after_read >> 20,
+        "scan phases"
+    );
 
     let elapsed = started.elapsed();
     let stats = Stats {

@@ -9,6 +9,7 @@ mod infra;
 mod legit;
 mod plan;
 mod record;
+mod scale;
 mod text;
 mod timing;
 
@@ -21,6 +22,8 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use rand::Rng;
 use serde::Serialize;
+
+pub use scale::{ScaleConfig, generate_scale};
 
 use plan::{ClassOut, Plan, World};
 use record::{hex_id, render, rfc3339, sub_rng};
@@ -418,19 +421,22 @@ fn write_labels(path: &Path, labels: &[Label]) -> Result<(), SimError> {
     let mut w = BufWriter::new(File::create(path).map_err(werr)?);
     writeln!(w, "account_id,class,kind,campaign").map_err(werr)?;
     for l in labels {
-        let kind = if l.campaign.is_some() {
-            "campaign"
-        } else {
-            "legit"
-        };
-        writeln!(
-            w,
-            "{},{},{kind},{}",
-            l.account_id,
-            l.class,
-            l.campaign.unwrap_or("")
-        )
-        .map_err(werr)?;
+        label_row(&mut w, &l.account_id, l.class, l.campaign).map_err(werr)?;
     }
     w.flush().map_err(werr)
+}
+
+/// One `labels.csv` row: `account_id,class,kind,campaign`.
+fn label_row(
+    w: &mut impl Write,
+    account_id: &str,
+    class: &str,
+    campaign: Option<&str>,
+) -> std::io::Result<()> {
+    let kind = if campaign.is_some() {
+        "campaign"
+    } else {
+        "legit"
+    };
+    writeln!(w, "{account_id},{class},{kind},{}", campaign.unwrap_or(""))
 }

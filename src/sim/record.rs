@@ -98,9 +98,29 @@ fn ts(ms: i64, f: TsFormat) -> Ts {
 }
 
 pub(crate) fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| d.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-        .unwrap_or_default()
+    use chrono::{Datelike, Timelike};
+    let Some(d) = chrono::DateTime::from_timestamp_millis(ms) else {
+        return String::new();
+    };
+    if !(0..=9999).contains(&d.year()) {
+        return d.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    }
+    // Digits by hand: a strftime pattern is re-parsed on every call, and this runs per record.
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: u32| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, d.year() as u32);
+    put(5, 2, d.month());
+    put(8, 2, d.day());
+    put(11, 2, d.hour());
+    put(14, 2, d.minute());
+    put(17, 2, d.second());
+    put(20, 3, d.timestamp_subsec_millis());
+    b.iter().map(|&c| c as char).collect()
 }
 
 #[derive(Serialize)]
@@ -233,3 +253,24 @@ static ASSISTANT_STUBS: &[&str] = &[
     "Here's a step-by-step version of that.",
     "Of course. Here are some suggestions.",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn rfc3339_matches_chrono() {
+        for ms in [
+            0,
+            1_772_409_600_060,
+            1_772_409_600_000 + 86_399_999,
+            946_684_799_999,
+        ] {
+            let want = chrono::DateTime::from_timestamp_millis(ms)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string();
+            assert_eq!(rfc3339(ms), want);
+        }
+    }
+}
