@@ -79,10 +79,12 @@ struct Simulate {
     /// Jitter class parameters (0 = defaults), to test detection away from one parameter set.
     #[arg(long, default_value_t = 0.0)]
     variation: f64,
-    /// Scale mode: this many accounts, streamed to disk shard by shard (needs --records).
+    /// Scale mode: about this many accounts, streamed to disk shard by shard (needs --records).
+    /// Each shard of up to 4,100 accounts holds the standard mix, so the mix is right from a few
+    /// thousand accounts up.
     #[arg(long, requires = "records", conflicts_with_all = ["preset", "scale", "days", "corpora", "variation"])]
     accounts: Option<u64>,
-    /// Scale mode: exactly this many records (needs --accounts).
+    /// Scale mode: exactly this many records (needs --accounts; at most a year of traffic).
     #[arg(long, requires = "accounts")]
     records: Option<u64>,
     /// Scale mode: write plain logs.ndjson instead of logs.ndjson.gz.

@@ -143,7 +143,13 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Record<'_>, RecordError> {
             Ok(_) => RecordError("expected a JSON object (one request-log record)".into()),
         });
     }
-    let raw: Raw = match serde_json::from_slice(bytes) {
+    // Checking the whole line as UTF-8 once is cheaper than checking it string by string, as
+    // parsing from bytes does; a line that is not UTF-8 takes that path for its error message.
+    let parsed = match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    };
+    let raw: Raw = match parsed {
         Ok(raw) => raw,
         Err(e) => return Err(explain(bytes, e)),
     };
