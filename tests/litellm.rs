@@ -6,12 +6,13 @@
 //! The round trip needs a Python with the pinned litellm: `target/litellm-venv/bin/python`
 //! (made by `.ci/run`) or `DISTILLGUARD_LITELLM_PYTHON`. Without one it says so and passes.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+mod common;
 
 const TOKEN: &str = "litellm-ingest-read";
 
@@ -27,26 +28,12 @@ struct Serve {
 }
 
 impl Serve {
-    fn start(env: &[(&str, &str)]) -> Serve {
+    fn start(env_more: &[(&str, &str)]) -> Serve {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_distillguard"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
-            .env("RUST_LOG", "error")
-            .env("DISTILLGUARD_TOKENS", format!("{TOKEN}:ingest+read"))
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start distillguard serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
+        let auth = format!("{TOKEN}:ingest+read");
+        let env = [("DISTILLGUARD_TOKENS", auth.as_str())].into_iter();
+        let (child, url) =
+            common::spawn_serve(dir.path(), "error", env.chain(env_more.iter().copied()));
         Serve {
             child,
             url,
