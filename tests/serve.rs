@@ -781,6 +781,9 @@ async fn compaction_during_concurrent_posts_loses_nothing_in_the_window() {
                             .filter(|i| !rejected.contains(i))
                             .map(|i| ts + i as i64),
                     );
+                    // Paced, so that posting lasts long enough for compactions to overlap it
+                    // once the window has moved (unpaced, the posts could all be done first).
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 kept
             })
