@@ -22,6 +22,8 @@ pub struct AccountSummary {
     pub signals: Vec<Signal>,
     /// A few of its prompts, shortened.
     pub examples: Vec<String>,
+    /// The models it used, in the order it first used them (the first few).
+    pub models: Vec<String>,
 }
 
 /// The whole state of an engine, to store and restore: every account, the request ids seen, the
@@ -193,6 +195,14 @@ impl Engine {
             score,
             signals,
             examples: state.examples().map(str::to_string).collect(),
+            models: {
+                let mut since = state.model_since.clone();
+                since.sort_by_key(|&(hash, ts)| (ts, hash));
+                since
+                    .into_iter()
+                    .filter_map(|(hash, _)| self.dict.get(crate::features::Attr::Model, hash))
+                    .collect()
+            },
         })
     }
 

@@ -3,14 +3,16 @@
 //! (SIGKILL) during concurrent ingest followed by a restart.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
+
+mod common;
 
 const INGEST: &str = "ingest-token-1";
 const READ: &str = "read-token-22";
@@ -40,24 +42,11 @@ impl Server {
     }
 
     fn start_owned(data_dir: &Path, env: Vec<(String, String)>) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_distillguard"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start distillguard serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
+        let (child, url) = common::spawn_serve(
+            data_dir,
+            "warn",
+            env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         let server = Server {
             child,
             url,
@@ -792,6 +781,9 @@ async fn compaction_during_concurrent_posts_loses_nothing_in_the_window() {
                             .filter(|i| !rejected.contains(i))
                             .map(|i| ts + i as i64),
                     );
+                    // Paced, so that posting lasts long enough for compactions to overlap it
+                    // once the window has moved (unpaced, the posts could all be done first).
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 kept
             })

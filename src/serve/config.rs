@@ -10,6 +10,8 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use super::auth::{Scope, TokenEntry};
+use crate::record::litellm::AccountKey;
+use crate::record::{Converter, FieldMap, Mapping};
 
 /// Prefix of the environment variables that set the service's settings.
 pub const ENV_PREFIX: &str = "DISTILLGUARD_";
@@ -56,6 +58,12 @@ pub struct Config {
     /// Serve without tokens on an address other than loopback.
     #[serde(deserialize_with = "lenient")]
     pub insecure_no_auth: bool,
+    /// Which LiteLLM identifier is the account of a posted LiteLLM payload.
+    #[serde(deserialize_with = "lenient")]
+    pub litellm_account: AccountKey,
+    /// `FIELD=PATH` mappings applied to posted items, as `scan --config` reads them.
+    #[serde(deserialize_with = "field_map")]
+    pub map: FieldMap,
 }
 
 impl Default for Config {
@@ -76,6 +84,18 @@ impl Default for Config {
             tokens: Vec::new(),
             tokens_file: None,
             insecure_no_auth: false,
+            litellm_account: AccountKey::default(),
+            map: FieldMap::default(),
+        }
+    }
+}
+
+impl Config {
+    /// How posted items that are not in the contract's shape are read.
+    pub fn converter(&self) -> Converter {
+        Converter {
+            map: self.map.clone(),
+            litellm_account: self.litellm_account,
         }
     }
 }
@@ -98,6 +118,8 @@ pub const SETTINGS: &[&str] = &[
     "tokens",
     "tokens_file",
     "insecure_no_auth",
+    "litellm_account",
+    "map",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -263,6 +285,31 @@ fn size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     parse_size(&s).map_err(serde::de::Error::custom)
 }
 
+/// A `[map]` table of `FIELD = "PATH"`, or (from the environment) `FIELD=PATH,FIELD=PATH`.
+fn field_map<'de, D: Deserializer<'de>>(d: D) -> Result<FieldMap, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Map {
+        Table(std::collections::BTreeMap<String, String>),
+        Text(String),
+    }
+    let mappings = match Map::deserialize(d)? {
+        Map::Table(t) => t
+            .iter()
+            .map(|(field, path)| Mapping::new(field, path))
+            .collect::<Result<Vec<_>, _>>(),
+        Map::Text(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(str::parse)
+            .collect(),
+    };
+    mappings
+        .and_then(FieldMap::new)
+        .map_err(|e| serde::de::Error::custom(format!("map: {e}")))
+}
+
 /// A list of `{token, scopes}` tables, or (from the environment) `TOKEN:SCOPE+SCOPE,...`.
 fn tokens<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TokenEntry>, D::Error> {
     #[derive(Deserialize)]
@@ -402,6 +449,29 @@ mod tests {
             Config::load_with(None, env).is_ok(),
             "unknown variables are not settings"
         );
+        std::fs::write(
+            &path,
+            "litellm_account = \"team\"\n[map]\naccount_id = \"user.id\"\nts = \"@timestamp\"\n",
+        )
+        .unwrap();
+        let c = Config::load_with(Some(&path), |_| None).unwrap();
+        assert_eq!(c.litellm_account, AccountKey::Team);
+        assert_eq!(c.map.mappings().len(), 2);
+        let env = |k: &str| match k {
+            "DISTILLGUARD_LITELLM_ACCOUNT" => Some("key-hash".to_string()),
+            "DISTILLGUARD_MAP" => Some("account_id=customer, model=req.model".to_string()),
+            _ => None,
+        };
+        let c = Config::load_with(Some(&path), env).unwrap();
+        assert_eq!(c.litellm_account, AccountKey::KeyHash);
+        assert_eq!(c.map.mappings()[0].to_string(), "account_id=customer");
+        std::fs::write(&path, "[map]\nacount_id = \"user.id\"\n").unwrap();
+        let e = Config::load_with(Some(&path), |_| None).unwrap_err();
+        assert!(e.to_string().contains("acount_id"), "{e}");
+        let env = |k: &str| (k == "DISTILLGUARD_LITELLM_ACCOUNT").then(|| "tenant".into());
+        let e = Config::load_with(None, env).unwrap_err();
+        assert!(e.to_string().contains("tenant"), "{e}");
+
         std::fs::write(&path, "windw = \"2d\"\n").unwrap();
         let e = Config::load_with(Some(&path), |_| None).unwrap_err();
         assert!(e.to_string().contains("windw"), "{e}");

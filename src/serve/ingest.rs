@@ -1,6 +1,7 @@
-//! `POST /v1/logs` once the body is read: decompress, split, parse, drop what is already stored,
-//! make the rest durable, then fold it into the engine. Runs on a blocking thread: it is CPU work
-//! and it waits for the commit.
+//! `POST /v1/logs` and `POST /v1/litellm` once the body is read: decompress, split, parse (a
+//! LiteLLM payload or a mapped schema is converted to the contract's record first), drop what is
+//! already stored, make the rest durable, then fold it into the engine. Runs on a blocking thread:
+//! it is CPU work and it waits for the commit.
 
 use std::collections::HashSet;
 
@@ -14,7 +15,7 @@ use super::App;
 use super::error::ApiError;
 use super::store::{Append, BatchBytes};
 use crate::engine::Ingested;
-use crate::record::Record;
+use crate::record::{Converter, Record, Shape};
 use crate::source::{self, Compression, DecompressError};
 
 /// Media types of a body of records; `application/json` is an array (or one object), the others
@@ -79,11 +80,13 @@ pub struct IngestOutcome {
     pub rejects: Vec<RejectEntry>,
 }
 
-/// Everything a post does after its body is read.
+/// Everything a post does after its body is read. `shape` is `Auto` on `/v1/logs` (a body of
+/// LiteLLM payloads is recognised by its first items) and `Litellm` on `/v1/litellm`.
 pub fn ingest(
     app: &App,
     raw: &[u8],
     encoding: Option<Compression>,
+    shape: Shape,
 ) -> Result<IngestOutcome, ApiError> {
     let cfg = &app.cfg;
     let compression =
@@ -117,6 +120,18 @@ pub fn ingest(
     let mut in_body = HashSet::new();
     let mut duplicates = 0u64;
     let items = source::split_items(body, cfg.max_record_bytes);
+    let convert = cfg.converter();
+    let shape = Converter::resolve(
+        shape,
+        items
+            .iter()
+            .filter(|i| i.oversize.is_none())
+            .map(|i| i.get(body).bytes),
+    );
+    // Contract records are parsed in place and stored as posted; converted ones are stored as
+    // the contract records they became, so replay needs neither the payload reader nor the map.
+    let in_place = shape == Shape::Contract && convert.map.is_empty();
+    let mut scratch = Vec::new();
     for (index, item) in items.iter().enumerate() {
         let item = item.get(body);
         let reject = |reason: String| RejectEntry {
@@ -131,7 +146,14 @@ pub fn ingest(
             )));
             continue;
         }
-        let rec = match Record::parse(item.bytes) {
+        let parsed = if in_place {
+            Record::parse(item.bytes)
+        } else {
+            convert
+                .parse(item.bytes, shape, &mut scratch)
+                .map(Record::into_owned)
+        };
+        let rec = match parsed {
             Ok(r) => r,
             Err(e) => {
                 rejects.push(reject(e.0));
@@ -151,7 +173,7 @@ pub fn ingest(
             duplicates += 1;
             continue;
         }
-        batch.push(item.bytes, rec.ts_ms);
+        batch.push(if in_place { item.bytes } else { &scratch }, rec.ts_ms);
         records.push(rec);
     }
     let rejected = rejects.len() as u64;

@@ -76,10 +76,23 @@ pub fn document() -> Value {
     );
     ingest["requestBody"] = json!({
         "required": true,
-        "description": "Records as in the contract: one JSON object per line (application/x-ndjson) or a JSON array (application/json). Content-Encoding gzip or zstd is accepted; without the header the body's magic bytes decide.",
+        "description": "Records as in the contract (or, through the map setting, another schema): one JSON object per line (application/x-ndjson), a JSON array, or one object (application/json). LiteLLM logging payloads are recognised by their first items and converted. Content-Encoding gzip or zstd is accepted; without the header the body's magic bytes decide.",
         "content": {
             "application/x-ndjson": {"schema": {"type": "string"}},
             "application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Record"}}}
+        }
+    });
+    let mut litellm = ingest.clone();
+    litellm["summary"] = json!("Ingest LiteLLM logging payloads");
+    litellm["requestBody"] = json!({
+        "required": true,
+        "description": "LiteLLM StandardLoggingPayload objects as its generic_api logging callback posts them: a JSON array (log_format json_array), one per line (ndjson), or one object (single). Each is read as a record; the account is the identifier named by the litellm_account setting. The same payloads are also recognised on /v1/logs.",
+        "content": {
+            "application/json": {"schema": {"oneOf": [
+                {"type": "array", "items": {"$ref": "#/components/schemas/LitellmPayload"}},
+                {"$ref": "#/components/schemas/LitellmPayload"}
+            ]}},
+            "application/x-ndjson": {"schema": {"type": "string"}}
         }
     });
     let mut list = op(
@@ -130,6 +143,7 @@ pub fn document() -> Value {
             "/metrics": {"get": op("Prometheus metrics", &["admin"], json!({"description": "text exposition format 0.0.4", "content": {"text/plain": {"schema": {"type": "string"}}}}), json!({}))},
             "/openapi.json": {"get": op("This document", &[], json_ok("OpenAPI 3.1", json!({"type": "object"})), json!({}))},
             "/v1/logs": {"post": ingest},
+            "/v1/litellm": {"post": litellm},
             "/v1/detect": {"post": op(
                 "Run detection over every acknowledged record and wait for it",
                 &["read", "admin"],
@@ -169,6 +183,9 @@ pub fn document() -> Value {
                     "error": {"type": "string", "description": "only with 400"}}},
                 "Record": {"type": "object", "required": ["ts", "account_id"], "description": "the contract's input record; see the README for every field",
                     "properties": {"ts": {"type": ["string", "number"]}, "account_id": {"type": "string"}, "request_id": {"type": "string"}}},
+                "LitellmPayload": {"type": "object", "required": ["startTime"], "description": "LiteLLM's StandardLoggingPayload; see docs/formats.md for the fields read",
+                    "properties": {"id": {"type": "string"}, "call_type": {"type": "string"}, "startTime": {"type": "number"}, "model": {"type": "string"},
+                        "messages": {"type": ["array", "string"]}, "metadata": {"type": "object"}, "status": {"type": "string"}}},
                 "Signal": {"type": "object", "required": ["name", "score", "detail"], "properties": {
                     "name": {"type": "string"}, "score": {"type": "number"}, "contribution": {"type": "number"}, "detail": {"type": "string"}}},
                 "Cluster": {"type": "object", "required": ["id", "score", "accounts", "signals"], "properties": {
@@ -191,6 +208,7 @@ pub fn document() -> Value {
                     "score": {"type": "number", "description": "the account's own traffic, without cross-account ties"},
                     "signals": {"type": "array", "items": {"$ref": "#/components/schemas/Signal"}},
                     "examples": {"type": "array", "items": {"type": "string"}},
+                    "models": {"type": "array", "items": {"type": "string"}, "description": "the models it used, in the order it first used them (the first four)"},
                     "cluster": {"type": ["object", "null"], "properties": {"id": {"type": "string"}, "score": {"type": "number"}, "size": {"type": "integer"}}}}},
                 "DetectOutcome": {"type": "object", "properties": {
                     "clusters": {"type": "integer"}, "accounts": {"type": "integer"}, "records": {"type": "integer"},

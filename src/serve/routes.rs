@@ -21,6 +21,7 @@ use super::detection::{self, Snapshot};
 use super::error::ApiError;
 use super::ingest;
 use super::metrics::Gauges;
+use crate::record::Shape;
 use crate::report::{Cluster, rfc3339};
 
 type AppState = Arc<App>;
@@ -49,6 +50,7 @@ pub fn routes() -> Routes {
     .add("get", "/metrics", get(metrics))
     .add("get", "/openapi.json", get(openapi))
     .add("post", "/v1/logs", post(post_logs))
+    .add("post", "/v1/litellm", post(post_litellm))
     .add("post", "/v1/detect", post(post_detect))
     .add("get", "/v1/clusters", get(list_clusters))
     .add("get", "/v1/clusters/{id}", get(get_cluster))
@@ -136,6 +138,26 @@ async fn post_logs(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    post_records(app, caller, headers, body, Shape::Auto).await
+}
+
+/// LiteLLM's `generic_api` logging callback posts here: every item is a `StandardLoggingPayload`.
+async fn post_litellm(
+    State(app): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    post_records(app, caller, headers, body, Shape::Litellm).await
+}
+
+async fn post_records(
+    app: AppState,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+    shape: Shape,
+) -> Result<Response, ApiError> {
     caller.require(&[Scope::Ingest, Scope::Admin])?;
     app.check_ready()?;
     ingest::check_content_type(&headers)?;
@@ -185,7 +207,7 @@ async fn post_logs(
     };
     let worker = app.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        let result = ingest::ingest(&worker, &raw, encoding);
+        let result = ingest::ingest(&worker, &raw, encoding, shape);
         drop((gate, permit));
         result
     })
@@ -301,6 +323,7 @@ async fn get_account(
         "score": summary.score,
         "signals": summary.signals,
         "examples": examples,
+        "models": summary.models,
         "cluster": cluster,
     })))
 }
