@@ -285,6 +285,7 @@ pub fn parse_tokens(s: &str) -> Result<Vec<TokenEntry>, String> {
             Ok(TokenEntry {
                 token: token.to_string(),
                 scopes,
+                name: None,
             })
         })
         .collect()

@@ -7,13 +7,16 @@
 
 pub mod auth;
 pub mod config;
+pub mod decisions;
 pub mod detection;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
 pub mod openapi;
+pub mod review;
 pub mod routes;
 pub mod store;
+pub mod ui;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,6 +28,7 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::engine::Engine;
 use auth::{HasTokens, Tokens};
 use config::Config;
+use decisions::Decisions;
 use detection::Detection;
 use error::ApiError;
 use metrics::Metrics;
@@ -62,6 +66,7 @@ pub struct App {
     generation: AtomicU64,
     pub metrics: Metrics,
     pub detection: Detection,
+    pub decisions: Decisions,
 }
 
 impl HasTokens for Arc<App> {
@@ -84,7 +89,8 @@ impl App {
         self.generation.load(Ordering::SeqCst)
     }
 
-    /// A batch was folded into the engine.
+    /// A batch was folded into the engine, or the allowlist changed: the next detection run
+    /// must not reuse the latest one.
     fn folded(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
@@ -144,11 +150,13 @@ pub async fn run(
         );
     }
     let dir = cfg.data_dir.clone();
-    let store = Arc::new(
-        tokio::task::spawn_blocking(move || Store::open(&dir))
-            .await
-            .expect("open the store")?,
-    );
+    let (store, decisions) = tokio::task::spawn_blocking(move || {
+        let store = Store::open(&dir)?;
+        let decisions = Decisions::load(&store)?;
+        Ok::<_, StoreError>((Arc::new(store), decisions))
+    })
+    .await
+    .expect("open the store")?;
     let (writer, writer_thread) = store::spawn_writer(store.clone(), cfg.max_inflight_batches);
     let app = Arc::new(App {
         tokens,
@@ -161,6 +169,7 @@ pub async fn run(
         generation: AtomicU64::new(0),
         metrics: Metrics::default(),
         detection: Detection::default(),
+        decisions,
         cfg,
     });
 
