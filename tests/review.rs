@@ -72,6 +72,24 @@ async fn decisions_persist_and_feed_back_into_detection() {
     let c = reqwest::Client::new();
     post_sample_and_detect(&c, &s, INGEST, ADMIN).await;
 
+    // The page and its scripts are built in, and allow nothing from elsewhere.
+    let page = c.get(s.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.starts_with("default-src 'self'"), "{csp}");
+    assert!(page.text().await.unwrap().contains("/ui/app.js"));
+    assert_eq!(answer(c.get(s.url("/ui/app.js")), None).await.0, 200);
+    assert_eq!(answer(c.get(s.url("/ui/nope.js")), None).await.0, 404);
+    let (st, me) = get_json(&c, &s, "/v1/me", Some(REVIEWER)).await;
+    assert_eq!(
+        (st.as_u16(), me["scopes"].clone()),
+        (200, json!(["read", "review"]))
+    );
+    assert_eq!(get_json(&c, &s, "/v1/me", None).await.0, 401);
+
     let clusters = listed(&c, &s, "").await;
     let (id, status, top) = clusters[0].clone();
     assert_eq!(status, "open");

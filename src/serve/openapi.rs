@@ -206,6 +206,7 @@ pub fn document() -> Value {
             "/v1/accounts/{id}": {"get": account},
             "/v1/decisions": {"get": decisions, "post": decide},
             "/v1/enforcement": {"get": export},
+            "/v1/me": {"get": op("The token's name and scopes", &["ingest", "read", "review", "admin"], json_ok("who is calling", json!({"type": "object", "properties": {"name": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}}}})), json!({}))},
             "/": {"get": op("The web interface for reviewers (sign in with a token)", &[], json!({"description": "the page", "content": {"text/html": {"schema": {"type": "string"}}}}), json!({}))},
             "/ui/{file}": {"get": asset},
             "/v1/stats": {"get": op("State, log, ingest and detection figures", &["read", "admin"], json_ok("figures", json!({"type": "object"})), json!({}))},
@@ -243,7 +244,8 @@ pub fn document() -> Value {
                     "shared": {"type": "array", "items": {"type": "object"}},
                     "examples": {"type": "array", "items": {"type": "string"}, "description": "empty without the read scope"},
                     "members": {"type": "array", "items": {"type": "object"}},
-                    "review": {"type": "object", "description": "status (open, confirmed, dismissed), the decision that set it, and grew_from when a dismissed cluster grew"}}},
+                    "review": {"type": "object", "description": "status (open, confirmed, dismissed), the decision that set it, and grew_from when a dismissed cluster grew"},
+                    "strongest": {"type": "string", "description": "the strongest signals in short words"}}},
                 "ClusterPage": {"type": "object", "properties": {
                     "clusters": {"type": "array", "items": {"$ref": "#/components/schemas/Cluster"}},
                     "stats": {"type": "object"}, "rejects": {"type": "object"}, "generator": {"type": "string"},

@@ -24,6 +24,7 @@ use super::ingest;
 use super::metrics::Gauges;
 use super::review::{self, shown_decision};
 use super::ui;
+use crate::report::table::{label, strongest};
 use crate::report::{Cluster, Shared, rfc3339};
 
 type AppState = Arc<App>;
@@ -67,6 +68,7 @@ pub fn routes() -> Routes {
     .add("get", "/", get(ui::index))
     .add("get", "/ui/{file}", get(ui::asset))
     .add("get", "/v1/stats", get(stats))
+    .add("get", "/v1/me", get(me))
     .add("post", "/v1/admin/compact", post(post_compact))
 }
 
@@ -383,6 +385,19 @@ async fn stats(State(app): State<AppState>, caller: Caller) -> Result<Json<Value
     })))
 }
 
+/// Who the token belongs to and what it may do, so a client can offer only what is allowed.
+async fn me(caller: Caller) -> Result<Json<Value>, ApiError> {
+    let scopes: Vec<&str> = [Scope::Ingest, Scope::Read, Scope::Review, Scope::Admin]
+        .into_iter()
+        .filter(|s| caller.has(*s))
+        .map(|s| s.as_str())
+        .collect();
+    if scopes.is_empty() {
+        return Err(ApiError::unauthorized("the token is not valid"));
+    }
+    Ok(Json(json!({"name": caller.name(), "scopes": scopes})))
+}
+
 async fn post_compact(
     State(app): State<AppState>,
     caller: Caller,
@@ -432,6 +447,13 @@ fn shown(c: &Cluster, caller: &Caller) -> Cluster {
 /// The cluster as shown, with where it stands with reviewers.
 fn reviewed(c: &Cluster, caller: &Caller, review: &Review) -> Value {
     let mut v = serde_json::to_value(shown(c, caller)).expect("a cluster serialises");
+    if let Some(signals) = v["signals"].as_array_mut() {
+        for s in signals {
+            let name = s["name"].as_str().unwrap_or_default();
+            s["label"] = json!(label(name).replace('_', " "));
+        }
+    }
+    v["strongest"] = json!(strongest(c, 4));
     let mut review = review.clone();
     review.decision = review.decision.map(|d| shown_decision(d, caller));
     v["review"] = json!(review);
