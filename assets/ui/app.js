@@ -112,7 +112,7 @@ async function queueView(params) {
     el(
       "tr",
       { "data-id": c.id },
-      el("td", {}, el("span", { class: "score" }, score(c.score)), el("meter", { min: 0, max: 1, value: c.score })),
+      el("td", {}, el("span", { class: "score" }, score(c.score)), scoreBar(c.score)),
       el("td", {}, el("a", { href: `#/cluster/${encodeURIComponent(c.id)}`, class: "cluster-link" }, c.id)),
       el("td", { class: "num" }, num(c.size)),
       el("td", { class: "num" }, num(c.requests)),
@@ -224,6 +224,12 @@ async function clusterView(id) {
         : el("p", { class: "muted" }, "None yet."),
     ),
   );
+}
+
+function scoreBar(s) {
+  const bar = el("span", { class: "bar pos" });
+  bar.style.width = `${Math.round(s * 60)}px`;
+  return el("span", { class: "scorebar" }, bar);
 }
 
 const ALLOWABLE = ["ip", "network", "asn", "user_agent", "tls_fingerprint", "payment_fingerprint", "email_domain", "org_id"];

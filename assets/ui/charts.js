@@ -122,14 +122,16 @@ export function tieGraph(activity, { id = "graph", maxValues = 14, onAccount } =
     const angle = (2 * Math.PI * i) / ties.length - Math.PI / 2;
     const n = nodes.length;
     nodes.push({ kind: "value", fixed: true, attribute: t.attribute, label: t.value, holders: t.accounts.length, x: width / 2 + (width / 2 - 190) * Math.cos(angle), y: height / 2 + (height / 2 - 40) * Math.sin(angle) });
-    for (const a of t.accounts) if (index.has(`a:${a}`)) edges.push([index.get(`a:${a}`), n]);
+    // A value nearly every member holds says less about how they group than one a few share.
+    const common = t.accounts.length >= 0.8 * accounts.length;
+    for (const a of t.accounts) if (index.has(`a:${a}`)) edges.push([index.get(`a:${a}`), n, common]);
   });
   layout(nodes, edges, width, height);
 
   const root = svg("svg", { id, class: "chart graph", viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": "accounts and the values they share" });
   const lines = svg("g", { class: "edges" });
-  for (const [a, b] of edges) {
-    lines.append(svg("line", { x1: nodes[a].x, y1: nodes[a].y, x2: nodes[b].x, y2: nodes[b].y, stroke: ATTR_COLORS[nodes[b].attribute] || "#999" }));
+  for (const [a, b, common] of edges) {
+    lines.append(svg("line", { x1: nodes[a].x, y1: nodes[a].y, x2: nodes[b].x, y2: nodes[b].y, stroke: ATTR_COLORS[nodes[b].attribute] || "#999", class: common ? "common" : "subset" }));
   }
   root.append(lines);
   const dots = svg("g", { class: "nodes" });
@@ -148,6 +150,7 @@ export function tieGraph(activity, { id = "graph", maxValues = 14, onAccount } =
             ? svg("text", { x: n.x - 10, y: n.y + 4, "text-anchor": "end" }, clip(n.label, 24))
             : svg("text", { x: n.x + 10, y: n.y + 4 }, clip(n.label, 24)),
           svg("title", {}, `${n.attribute}: ${n.label} (${n.holders} accounts)`),
+          svg("text", { x: n.x, y: n.y + 19, "text-anchor": "middle", class: "holders" }, n.holders),
         ),
       );
     }
@@ -178,16 +181,17 @@ function layout(nodes, edges, width, height) {
         if (nodes[j].fixed) continue;
         const x = nodes[i].x - nodes[j].x;
         const y = nodes[i].y - nodes[j].y;
-        const f = (k * k) / Math.max(x * x + y * y, 1) * 0.05;
+        const f = ((k * k) / Math.max(x * x + y * y, 1)) * 0.015;
         dx[i] += x * f;
         dy[i] += y * f;
         dx[j] -= x * f;
         dy[j] -= y * f;
       }
     }
-    for (const [a, b] of edges) {
-      dx[a] += (nodes[b].x - nodes[a].x) * 0.01;
-      dy[a] += (nodes[b].y - nodes[a].y) * 0.01;
+    for (const [a, b, common] of edges) {
+      const pull = common ? 0.003 : 0.012;
+      dx[a] += (nodes[b].x - nodes[a].x) * pull;
+      dy[a] += (nodes[b].y - nodes[a].y) * pull;
     }
     nodes.forEach((n, i) => {
       if (n.fixed) return;

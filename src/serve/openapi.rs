@@ -234,7 +234,8 @@ pub fn document() -> Value {
                 "Record": {"type": "object", "required": ["ts", "account_id"], "description": "the contract's input record; see the README for every field",
                     "properties": {"ts": {"type": ["string", "number"]}, "account_id": {"type": "string"}, "request_id": {"type": "string"}}},
                 "Signal": {"type": "object", "required": ["name", "score", "detail"], "properties": {
-                    "name": {"type": "string"}, "score": {"type": "number"}, "contribution": {"type": "number"}, "detail": {"type": "string"}}},
+                    "name": {"type": "string"}, "score": {"type": "number"}, "contribution": {"type": "number"}, "detail": {"type": "string"},
+                    "label": {"type": "string", "description": "short words, in the served clusters"}}},
                 "Cluster": {"type": "object", "required": ["id", "score", "accounts", "signals"], "properties": {
                     "id": {"type": "string"}, "score": {"type": "number"},
                     "accounts": {"type": "array", "items": {"type": "string"}},
