@@ -113,6 +113,17 @@ async fn decisions_persist_and_feed_back_into_detection() {
         "{act}"
     );
 
+    let member = top["accounts"][0].as_str().unwrap();
+    let (_, account) = get_json(&c, &s, &format!("/v1/accounts/{member}"), Some(READ)).await;
+    assert_eq!(account["cluster"]["status"], "open");
+    assert!(account["signals"][0]["label"].is_string(), "{account}");
+    assert!(
+        !account["activity"]["active_hours"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
     // Deciding needs review or admin.
     let confirm =
         json!({"decision": "confirm", "cluster_id": id, "note": "harvesting reasoning traces"});

@@ -278,7 +278,7 @@ async function accountView(id) {
       ),
       el("h2", {}, "Its own signals"),
       a.signals.length
-        ? el("table", { class: "signals" }, el("tbody", {}, a.signals.map((s) => el("tr", {}, el("td", {}, s.name.replaceAll("_", " ")), el("td", { class: "num" }, contributionBar(s.contribution)), el("td", {}, s.detail)))))
+        ? el("table", { class: "signals" }, el("tbody", {}, a.signals.map((s) => el("tr", {}, el("td", {}, s.label), el("td", { class: "num" }, contributionBar(s.contribution)), el("td", {}, s.detail)))))
         : el("p", { class: "muted" }, "None."),
       el("h2", {}, "Timeline"),
       el("div", { class: "scroll" }, laneChart(lane, { id: "account-timeline" })),

@@ -331,13 +331,15 @@ async fn get_account(
     } else {
         Vec::new()
     };
+    let mut signals = json!(summary.signals);
+    add_labels(&mut signals);
     Ok(Json(json!({
         "account_id": id,
         "requests": summary.requests,
         "first_seen": rfc3339(summary.first_ms),
         "last_seen": rfc3339(summary.last_ms),
         "score": summary.score,
-        "signals": summary.signals,
+        "signals": signals,
         "examples": examples,
         "cluster": cluster,
         "activity": activity,
@@ -444,15 +446,18 @@ fn shown(c: &Cluster, caller: &Caller) -> Cluster {
     c
 }
 
+/// Gives each signal of a list its short words.
+fn add_labels(signals: &mut Value) {
+    for s in signals.as_array_mut().into_iter().flatten() {
+        let name = s["name"].as_str().unwrap_or_default();
+        s["label"] = json!(label(name).replace('_', " "));
+    }
+}
+
 /// The cluster as shown, with where it stands with reviewers.
 fn reviewed(c: &Cluster, caller: &Caller, review: &Review) -> Value {
     let mut v = serde_json::to_value(shown(c, caller)).expect("a cluster serialises");
-    if let Some(signals) = v["signals"].as_array_mut() {
-        for s in signals {
-            let name = s["name"].as_str().unwrap_or_default();
-            s["label"] = json!(label(name).replace('_', " "));
-        }
-    }
+    add_labels(&mut v["signals"]);
     v["strongest"] = json!(strongest(c, 4));
     let mut review = review.clone();
     review.decision = review.decision.map(|d| shown_decision(d, caller));
