@@ -249,4 +249,10 @@ async fn decisions_persist_and_feed_back_into_detection() {
         })
         .unwrap_or_else(|| panic!("the grown cluster is not listed: {back:?}"));
     assert_eq!(grown.1, "open");
+    // Said either way: grown under its id, or named after another member now.
+    let review = &grown.2["review"];
+    assert!(
+        review["grew_from"] == members || review["related"][0]["cluster_id"] == id,
+        "{review}"
+    );
 }

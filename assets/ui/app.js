@@ -119,7 +119,8 @@ async function queueView(params) {
       el("td", {}, short(c.first_seen)),
       el("td", {}, short(c.last_seen)),
       el("td", {}, c.strongest),
-      el("td", {}, badge(c.review.status), c.review.grew_from ? el("span", { class: "muted" }, ` grew from ${c.review.grew_from}`) : null),
+      el("td", {}, badge(c.review.status), c.review.grew_from ? el("span", { class: "muted" }, ` grew from ${c.review.grew_from}`) : null,
+        c.review.related.map((r) => el("div", { class: "muted small" }, `${r.accounts} from ${r.status} ${r.cluster_id}`))),
     ),
   );
   const accountHint =
@@ -170,6 +171,9 @@ async function clusterView(id) {
     ? el("p", { id: "decision" }, `${verb(r.decision.decision)} by ${r.decision.by} at ${short(r.decision.at)} UTC`, r.decision.note ? ` — “${r.decision.note}”` : "", r.grew_from ? ` · it had ${r.grew_from} accounts then, ${c.size} now` : "")
     : null;
 
+  const related = r.related.length
+    ? el("p", { id: "related" }, "Accounts seen before in ", r.related.map((x, i) => [i ? ", " : "", el("a", { href: `#/cluster/${encodeURIComponent(x.cluster_id)}` }, x.cluster_id), ` (${x.status}, ${x.accounts} accounts)`]))
+    : null;
   const allow = (s) =>
     canDecide() && ALLOWABLE.includes(s.attribute)
       ? el("button", { class: "small", title: "these values will no longer tie accounts", onclick: async () => { await api("/v1/decisions", { method: "POST", body: { decision: "allowlist", attribute: s.attribute, value: s.value, cluster_id: c.id } }); route(); } }, "allowlist")
@@ -181,6 +185,7 @@ async function clusterView(id) {
         el("h1", {}, `Cluster ${c.id} `, badge(r.status)),
         el("p", {}, `score ${score(c.score)} · ${num(c.size)} accounts · ${num(c.requests)} requests · ${short(c.first_seen)} → ${short(c.last_seen)} UTC`),
         decided,
+        related,
         actions,
       ),
       el("h2", {}, "Signals"),

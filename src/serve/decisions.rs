@@ -8,9 +8,11 @@
 //!   brings it back as open, saying how many accounts it had when dismissed.
 //! - **confirm**: its accounts at that moment, and the indicators in its shared evidence, are
 //!   listed by `GET /v1/enforcement`.
+//! - A cluster with no decision of its own whose accounts were all in clusters decided the same
+//!   way takes their status; any cluster says which decided clusters held some of its accounts.
 //! - **allowlist**: the value ties no accounts and is not evidence from the next detection run.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::RwLock;
 
@@ -85,6 +87,18 @@ pub struct Review {
     pub decision: Option<Decision>,
     /// Accounts the cluster had when it was dismissed, when it has grown since.
     pub grew_from: Option<usize>,
+    /// Other clusters, confirmed or dismissed, that held some of its accounts (a cluster's id
+    /// changes when the member it is named after leaves).
+    pub related: Vec<Related>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Related {
+    pub cluster_id: String,
+    /// `confirmed` or `dismissed`.
+    pub status: &'static str,
+    /// How many of this cluster's accounts it held.
+    pub accounts: usize,
 }
 
 /// Whether an attribute may be allowlisted: one that is evidence, and whose value as a
@@ -202,55 +216,81 @@ impl Decisions {
                 latest.insert(id.clone(), d.clone());
             }
         }
-        let dismissed = latest
-            .values()
-            .filter(|d| d.decision == Verdict::Dismiss)
-            .flat_map(|d| d.members.iter().cloned())
-            .collect();
-        ReviewIndex { latest, dismissed }
+        // The latest decision wins for an account that was in several decided clusters.
+        let mut in_order: Vec<&Decision> = latest.values().collect();
+        in_order.sort_by_key(|d| d.seq);
+        let mut decided = HashMap::new();
+        for d in in_order {
+            let status = match d.decision {
+                Verdict::Confirm => "confirmed",
+                Verdict::Dismiss => "dismissed",
+                _ => continue,
+            };
+            let id = d.cluster_id.clone().unwrap_or_default();
+            for a in &d.members {
+                decided.insert(a.clone(), (id.clone(), status));
+            }
+        }
+        ReviewIndex { latest, decided }
     }
 }
 
 pub struct ReviewIndex {
     latest: HashMap<String, Decision>,
-    /// Accounts of clusters whose latest decision is a dismissal, as they were then.
-    dismissed: HashSet<String>,
+    /// Accounts of clusters whose latest decision is a confirmation or a dismissal, as they were
+    /// then: the cluster's id and its status.
+    decided: HashMap<String, (String, &'static str)>,
 }
 
 impl ReviewIndex {
     pub fn review(&self, c: &Cluster) -> Review {
-        let all_dismissed = || c.accounts.iter().all(|a| self.dismissed.contains(a));
+        let mut review = self.own_review(c);
+        let mut related: BTreeMap<(&str, &'static str), usize> = BTreeMap::new();
+        for a in &c.accounts {
+            if let Some((id, status)) = self.decided.get(a)
+                && *id != c.id
+            {
+                *related.entry((id, status)).or_default() += 1;
+            }
+        }
+        review.related = related
+            .into_iter()
+            .map(|((id, status), accounts)| Related {
+                cluster_id: id.to_string(),
+                status,
+                accounts,
+            })
+            .collect();
+        review
+    }
+
+    fn own_review(&self, c: &Cluster) -> Review {
+        let review = |status, decision: Option<&Decision>, grew_from| Review {
+            status,
+            decision: decision.cloned(),
+            grew_from,
+            related: Vec::new(),
+        };
+        // With no decision of its own, a cluster whose accounts were all in clusters decided
+        // the same way (a dismissed cluster that lost the member it was named after has a new
+        // id) takes their status.
+        let inherited = || {
+            let mut statuses = c.accounts.iter().map(|a| self.decided.get(a).map(|d| d.1));
+            let first = statuses.next().flatten()?;
+            statuses.all(|s| s == Some(first)).then_some(first)
+        };
         match self.latest.get(&c.id) {
-            Some(d) if d.decision == Verdict::Confirm => Review {
-                status: "confirmed",
-                decision: Some(d.clone()),
-                grew_from: None,
-            },
+            Some(d) if d.decision == Verdict::Confirm => review("confirmed", Some(d), None),
             Some(d) if d.decision == Verdict::Dismiss => {
                 let then: HashSet<&String> = d.members.iter().collect();
-                let grew = !c.accounts.iter().all(|a| then.contains(a));
-                Review {
-                    status: if grew { "open" } else { "dismissed" },
-                    decision: Some(d.clone()),
-                    grew_from: grew.then_some(d.members.len()),
+                if c.accounts.iter().all(|a| then.contains(a)) {
+                    review("dismissed", Some(d), None)
+                } else {
+                    review("open", Some(d), Some(d.members.len()))
                 }
             }
-            Some(d) => Review {
-                status: "open",
-                decision: Some(d.clone()),
-                grew_from: None,
-            },
-            // A dismissed cluster that lost accounts may have another id now; it stays dismissed.
-            None if !c.accounts.is_empty() && all_dismissed() => Review {
-                status: "dismissed",
-                decision: None,
-                grew_from: None,
-            },
-            None => Review {
-                status: "open",
-                decision: None,
-                grew_from: None,
-            },
+            Some(d) => review("open", Some(d), None),
+            None => review(inherited().unwrap_or("open"), None, None),
         }
     }
 
@@ -329,7 +369,20 @@ mod tests {
         let grown = idx.review(&cluster("dg-1", &["a", "b", "c", "d"]));
         assert_eq!((grown.status, grown.grew_from), ("open", Some(3)));
         assert_eq!(idx.review(&confirmed).status, "confirmed");
+        assert_eq!(idx.review(&cluster("dg-8", &["y"])).status, "confirmed");
         assert_eq!(idx.confirmed().len(), 1);
+        // Accounts from both, and a new one: open, saying where its accounts were.
+        let mixed = idx.review(&cluster("dg-7", &["a", "x", "z"]));
+        assert_eq!(mixed.status, "open");
+        let related: Vec<(&str, &str, usize)> = mixed
+            .related
+            .iter()
+            .map(|r| (r.cluster_id.as_str(), r.status, r.accounts))
+            .collect();
+        assert_eq!(
+            related,
+            [("dg-1", "dismissed", 1), ("dg-2", "confirmed", 1)]
+        );
 
         d.record(&store, decision(Verdict::Reopen, Some(&c), None))
             .unwrap();

@@ -245,7 +245,7 @@ pub fn document() -> Value {
                     "shared": {"type": "array", "items": {"type": "object"}},
                     "examples": {"type": "array", "items": {"type": "string"}, "description": "empty without the read scope"},
                     "members": {"type": "array", "items": {"type": "object"}},
-                    "review": {"type": "object", "description": "status (open, confirmed, dismissed), the decision that set it, and grew_from when a dismissed cluster grew"},
+                    "review": {"type": "object", "description": "status (open, confirmed, dismissed), the decision that set it, grew_from when a dismissed cluster grew, and related: the confirmed or dismissed clusters that held some of its accounts"},
                     "strongest": {"type": "string", "description": "the strongest signals in short words"}}},
                 "ClusterPage": {"type": "object", "properties": {
                     "clusters": {"type": "array", "items": {"$ref": "#/components/schemas/Cluster"}},
