@@ -136,15 +136,20 @@ impl Browser {
 
     /// Waits until at least `n` elements match.
     async fn wait_for(&self, css: &str, n: usize) -> Vec<String> {
+        self.wait_until(css, |found| found >= n).await
+    }
+
+    /// Waits until the number of elements matching `css` satisfies `ok`.
+    async fn wait_until(&self, css: &str, ok: impl Fn(usize) -> bool) -> Vec<String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let found = self.find_all(css).await;
-            if found.len() >= n {
+            if ok(found.len()) {
                 return found;
             }
             assert!(
                 Instant::now() < deadline,
-                "{css}: {} found, {n} wanted; the page says: {}",
+                "{css}: {} found, not what was wanted; the page says: {}",
                 found.len(),
                 self.text("body").await
             );
@@ -290,8 +295,32 @@ async fn review_a_cluster_in_the_browser() {
     assert!(rows.len() >= 3, "{} clusters in the queue", rows.len());
     browser.screenshot("ui-queue.png", None).await;
 
+    // Filters and search, which live in the address so a view can be shared.
+    let (_, page) = common::get_json(&c, &s, "/v1/clusters", Some(REVIEWER)).await;
+    let all = page["clusters"].as_array().unwrap();
+    let above = all
+        .iter()
+        .filter(|c| c["score"].as_f64().unwrap() >= 0.95)
+        .count();
+    assert!(above < rows.len(), "every cluster scores 0.95 or more");
+    browser.goto(&s.url("/#/queue?min=0.95")).await;
+    browser.wait_for("#min-score", 1).await;
+    assert_eq!(browser.find_all("table.queue tbody tr").await.len(), above);
+    let member = all[1]["accounts"][0].as_str().unwrap();
+    browser.goto(&s.url(&format!("/#/queue?q={member}"))).await;
+    browser.wait_for("#search", 1).await;
+    let found = browser.text("table.queue tbody").await;
+    assert!(
+        found.contains(all[1]["id"].as_str().unwrap())
+            && !found.contains(all[0]["id"].as_str().unwrap()),
+        "{found}"
+    );
+    browser.goto(&s.url("/#/queue")).await;
+    browser.wait_for("table.queue tbody tr", rows.len()).await;
+
     // The top cluster: its timeline and its graph are drawn.
     let top = browser.text("table.queue tbody tr a.cluster-link").await;
+    assert_eq!(top, all[0]["id"].as_str().unwrap());
     browser.click("table.queue tbody tr a.cluster-link").await;
     browser.wait_for("#cluster h1", 1).await;
     assert!(browser.text("#cluster h1").await.contains(&top));
