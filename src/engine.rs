@@ -54,6 +54,25 @@ impl Snapshot {
     }
 }
 
+/// One account's activity hour by hour and the attribute values it holds, for timelines and
+/// the graph of what ties a cluster's accounts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Activity {
+    pub requests: u64,
+    pub first_ms: i64,
+    pub last_ms: i64,
+    /// Requests by hour of day (UTC).
+    pub hours_of_day: [u32; 24],
+    /// Absolute hours (Unix ms / 3,600,000) with at least one request, ascending. The state
+    /// keeps a ring of 256 hours, so only the last 256 hours before `last_ms` are known.
+    pub active_hours: Vec<i64>,
+    /// Evidence attributes' values as a reviewer reads them: (attribute name, value).
+    pub values: Vec<(&'static str, String)>,
+}
+
+/// Hours the activity ring holds.
+const RING_HOURS: i64 = 256;
+
 /// What happened to one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ingested {
@@ -206,6 +225,37 @@ impl Engine {
         })
     }
 
+    /// One account's hourly activity and attribute values; read-only.
+    pub fn activity(&self, id: &str) -> Option<Activity> {
+        let state = self.accounts.get(id)?;
+        let (first, last) = (
+            state.first_ms.div_euclid(3_600_000),
+            state.last_ms.div_euclid(3_600_000),
+        );
+        let active_hours = (first.max(last - RING_HOURS + 1)..=last)
+            .filter(|h| {
+                let slot = h.rem_euclid(RING_HOURS) as usize;
+                state.active_hours[slot / 64] & (1 << (slot % 64)) != 0
+            })
+            .collect();
+        let values = detect::index::EVIDENCE_ATTRS
+            .iter()
+            .flat_map(|&attr| {
+                state.attrs[attr as usize]
+                    .iter()
+                    .filter_map(move |(h, _)| self.dict.get(attr, h).map(|v| (attr.name(), v)))
+            })
+            .collect();
+        Some(Activity {
+            requests: u64::from(state.requests),
+            first_ms: state.first_ms,
+            last_ms: state.last_ms,
+            hours_of_day: state.hours,
+            active_hours,
+            values,
+        })
+    }
+
     pub fn accounts(&self) -> usize {
         self.accounts.len()
     }
@@ -295,5 +345,28 @@ mod tests {
         assert_eq!(restored.accepted(), whole.accepted());
         assert_eq!(restored.duplicates(), whole.duplicates() + 1);
         assert!(Snapshot::decode(&bytes[..bytes.len() / 2]).is_err());
+    }
+
+    #[test]
+    fn activity_lists_active_hours_and_values() {
+        let engine = Engine::new();
+        // 2026-01-01T00:00:00Z is hour 490,896.
+        let base = 1_767_225_600;
+        for (i, s) in [7_200, 7_300, 14_400 + 30, 3_600 * 100].iter().enumerate() {
+            let line = format!(
+                r#"{{"ts":{},"account_id":"a","request_id":"r{i}","ip":"203.0.113.9"}}"#,
+                base + s
+            );
+            engine.ingest(&Record::parse(line.as_bytes()).unwrap());
+        }
+        let a = engine.activity("a").unwrap();
+        assert_eq!(a.requests, 4);
+        assert_eq!(a.active_hours, vec![490_898, 490_900, 490_996]);
+        assert!(a.values.contains(&("ip", "203.0.113.9".to_string())));
+        assert!(
+            a.values
+                .contains(&("network", "203.0.113.0/24".to_string()))
+        );
+        assert!(engine.activity("b").is_none());
     }
 }

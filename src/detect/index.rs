@@ -9,7 +9,7 @@ use foldhash::HashMap;
 
 use crate::features::{AccountState, Attr};
 
-use super::AccountView;
+use super::{AccountView, Allowlist};
 
 /// Something two accounts can have in common.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -59,7 +59,9 @@ pub struct Population {
 }
 
 impl Population {
-    pub fn build(accounts: &[AccountView<'_>]) -> Self {
+    /// Allowlisted values get no posting list, so they create no candidate pairs and count as
+    /// held by nobody.
+    pub fn build(accounts: &[AccountView<'_>], allow: &Allowlist) -> Self {
         let mut postings: HashMap<(Tie, u64), Vec<u32>> = HashMap::default();
         let mut templates = Vec::with_capacity(accounts.len());
         let mut evidence_attrs: Vec<Attr> = LINKING_ATTRS.to_vec();
@@ -70,6 +72,9 @@ impl Population {
             let i = i as u32;
             for &attr in &evidence_attrs {
                 for (h, _) in a.state.attrs[attr as usize].iter() {
+                    if allow.contains(&(attr, h)) {
+                        continue;
+                    }
                     postings.entry((Tie::Attr(attr), h)).or_default().push(i);
                 }
             }
@@ -143,4 +148,33 @@ fn keys_seen_at_least(state: &AccountState, need: usize) -> Vec<(u8, u64)> {
         .collect();
     out.sort_unstable();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::AccountState;
+
+    #[test]
+    fn allowlisted_values_have_no_postings() {
+        let mut state = AccountState::default();
+        state.attrs[Attr::Net as usize].add(7);
+        state.attrs[Attr::Payment as usize].add(9);
+        let views = [
+            AccountView {
+                id: "a",
+                state: &state,
+            },
+            AccountView {
+                id: "b",
+                state: &state,
+            },
+        ];
+        let pop = Population::build(&views, &Allowlist::new());
+        assert_eq!(pop.holders(Tie::Attr(Attr::Net), 7), 2);
+        let allow = Allowlist::from([(Attr::Net, 7)]);
+        let pop = Population::build(&views, &allow);
+        assert_eq!(pop.holders(Tie::Attr(Attr::Net), 7), 0);
+        assert_eq!(pop.holders(Tie::Attr(Attr::Payment), 9), 2);
+    }
 }

@@ -36,13 +36,20 @@ pub struct DetectConfig {
     pub min_score: f64,
     /// Members listed with their activity per cluster.
     pub max_members_listed: usize,
+    /// Attribute values a reviewer declared legitimate (a company's egress, say): they tie no
+    /// accounts and are not evidence.
+    pub allow: Allowlist,
 }
+
+/// Attribute values, by kind and hash, that tie nobody.
+pub type Allowlist = std::collections::HashSet<(Attr, u64)>;
 
 impl Default for DetectConfig {
     fn default() -> Self {
         DetectConfig {
             min_score: 0.5,
             max_members_listed: 100,
+            allow: Allowlist::new(),
         }
     }
 }
@@ -50,7 +57,7 @@ impl Default for DetectConfig {
 /// Finds the clusters among `accounts`, which must be sorted by id.
 pub fn detect(accounts: &[AccountView<'_>], dict: &Dictionary, cfg: &DetectConfig) -> Vec<Cluster> {
     debug_assert!(accounts.windows(2).all(|w| w[0].id < w[1].id));
-    let pop = Population::build(accounts);
+    let pop = Population::build(accounts, &cfg.allow);
     let pairs = link::tied_pairs(&pop);
     let mut uf = link::UnionFind::new(accounts.len());
     for &(a, b) in &pairs {
@@ -83,7 +90,7 @@ fn score_group(
     }
     let mut card = Scorecard::default();
     score::traffic_signals(&mut card, &agg);
-    let shared = shared_values(members, &views, &agg, pop, dict);
+    let shared = shared_values(members, &views, &agg, pop, dict, &cfg.allow);
     let m = members.len();
     if m == 1 {
         card.legitimacy(
@@ -189,6 +196,7 @@ fn shared_values(
     agg: &Aggregate,
     pop: &Population,
     dict: &Dictionary,
+    allow: &Allowlist,
 ) -> Vec<Shared> {
     let m = members.len();
     let rest = pop.size.saturating_sub(m);
@@ -199,7 +207,7 @@ fn shared_values(
     for attr in EVIDENCE_ATTRS {
         let mut values: Vec<(u64, usize)> = agg.values[attr as usize]
             .iter()
-            .filter(|(_, (holders, _))| *holders >= 2)
+            .filter(|(h, (holders, _))| *holders >= 2 && !allow.contains(&(attr, **h)))
             .map(|(h, (holders, _))| (*h, *holders))
             .collect();
         values.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));

@@ -17,8 +17,8 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// Short words for a signal, for the table's last column.
-fn label(name: &str) -> &str {
+/// Short words for a signal, for the table's last column and the web interface.
+pub fn label(name: &str) -> &str {
     match name {
         "reasoning_elicitation" => "step-by-step reasoning",
         "rubric_grading" => "rubric grading",
@@ -42,6 +42,10 @@ fn label(name: &str) -> &str {
         "acts_alone" => "acts alone",
         "single_organisation" => "one organisation",
         "own_email_domain" => "own e-mail domain",
+        "taking_turns" => "taking turns",
+        "signup_burst" => "sign-up burst",
+        "succession" => "succession",
+        "model_switch" => "synchronized model switch",
         other => other,
     }
 }
@@ -51,7 +55,8 @@ fn short_time(t: &str) -> String {
     t.get(5..16).map_or(t.to_string(), |s| s.replace('T', " "))
 }
 
-fn strongest(c: &Cluster, n: usize) -> String {
+/// The labels of the `n` strongest signals that point to a campaign.
+pub fn strongest(c: &Cluster, n: usize) -> String {
     c.signals
         .iter()
         .filter(|s| s.contribution > 0.0)

@@ -1,8 +1,10 @@
 //! Bearer tokens with scopes. `ingest` may post logs; `read` may read findings with their prompt
-//! text; `admin` may read findings without prompt text, trigger detection and compaction, and
-//! scrape metrics. A token may hold several scopes.
+//! text; `review` may record decisions on clusters; `admin` may read findings without prompt
+//! text, record decisions, trigger detection and compaction, and scrape metrics. A token may
+//! hold several scopes, and has a name that decisions record as who made them.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -17,6 +19,7 @@ pub enum Scope {
     Ingest,
     Read,
     Admin,
+    Review,
 }
 
 impl Scope {
@@ -25,6 +28,7 @@ impl Scope {
             Scope::Ingest => "ingest",
             Scope::Read => "read",
             Scope::Admin => "admin",
+            Scope::Review => "review",
         }
     }
 
@@ -41,7 +45,8 @@ impl FromStr for Scope {
             "ingest" => Ok(Scope::Ingest),
             "read" => Ok(Scope::Read),
             "admin" => Ok(Scope::Admin),
-            _ => Err(format!("unknown scope {s:?} (ingest, read, admin)")),
+            "review" => Ok(Scope::Review),
+            _ => Err(format!("unknown scope {s:?} (ingest, read, review, admin)")),
         }
     }
 }
@@ -51,12 +56,15 @@ impl FromStr for Scope {
 pub struct TokenEntry {
     pub token: String,
     pub scopes: Vec<Scope>,
+    /// Who holds the token, as decisions record it; without one, `token-` and a hash of it.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// The configured tokens; with none, every caller holds every scope.
 #[derive(Debug, Clone)]
 pub struct Tokens {
-    entries: Vec<(Vec<u8>, u8)>,
+    entries: Vec<(Vec<u8>, u8, Arc<str>)>,
 }
 
 impl Tokens {
@@ -66,7 +74,12 @@ impl Tokens {
                 .iter()
                 .map(|e| {
                     let bits = e.scopes.iter().fold(0, |acc, s| acc | s.bit());
-                    (e.token.as_bytes().to_vec(), bits)
+                    // A hash names the token without revealing any of it.
+                    let name = e.name.clone().unwrap_or_else(|| {
+                        let h = xxhash_rust::xxh3::xxh3_64(e.token.as_bytes());
+                        format!("token-{:08x}", h >> 32)
+                    });
+                    (e.token.as_bytes().to_vec(), bits, name.into())
                 })
                 .collect(),
         }
@@ -76,13 +89,13 @@ impl Tokens {
         self.entries.is_empty()
     }
 
-    /// The scopes of a presented token, or `None` when it is not one of ours.
-    fn scopes_of(&self, presented: &[u8]) -> Option<u8> {
+    /// The scopes and name of a presented token, or `None` when it is not one of ours.
+    fn scopes_of(&self, presented: &[u8]) -> Option<(u8, Arc<str>)> {
         // Every entry is compared in full so timing does not reveal a matching prefix.
         let mut found = None;
-        for (token, bits) in &self.entries {
+        for (token, bits, name) in &self.entries {
             if constant_time_eq(token, presented) {
-                found = Some(*bits);
+                found = Some((*bits, name.clone()));
             }
         }
         found
@@ -98,9 +111,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Who is calling: the scopes their token grants. Every route that is not public takes one and
 /// checks it with [`Caller::require`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Caller {
     scopes: u8,
+    name: Arc<str>,
 }
 
 impl Caller {
@@ -120,6 +134,15 @@ impl Caller {
     pub fn sees_prompts(&self) -> bool {
         self.scopes & Scope::Read.bit() != 0
     }
+
+    pub fn has(&self, scope: Scope) -> bool {
+        self.scopes & scope.bit() != 0
+    }
+
+    /// The token's name, recorded with decisions.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 /// Application state that knows the tokens.
@@ -133,17 +156,20 @@ impl<S: HasTokens + Send + Sync> FromRequestParts<S> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let tokens = state.tokens();
         if tokens.is_open() {
-            return Ok(Caller { scopes: u8::MAX });
+            return Ok(Caller {
+                scopes: u8::MAX,
+                name: "local".into(),
+            });
         }
         let presented = parts
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
             .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer TOKEN"))?;
-        let scopes = tokens
+        let (scopes, name) = tokens
             .scopes_of(presented.trim_ascii())
             .ok_or_else(|| ApiError::unauthorized("the token is not valid"))?;
-        Ok(Caller { scopes })
+        Ok(Caller { scopes, name })
     }
 }
 
@@ -156,9 +182,11 @@ mod tests {
         let t = Tokens::new(&[TokenEntry {
             token: "abcdefgh".into(),
             scopes: vec![Scope::Ingest, Scope::Admin],
+            name: None,
         }]);
-        let bits = t.scopes_of(b"abcdefgh").unwrap();
-        let c = Caller { scopes: bits };
+        let (scopes, name) = t.scopes_of(b"abcdefgh").unwrap();
+        assert!(name.starts_with("token-") && !name.contains("abcd"));
+        let c = Caller { scopes, name };
         assert!(c.require(&[Scope::Ingest]).is_ok());
         assert!(c.require(&[Scope::Read]).is_err());
         assert!(c.require(&[Scope::Read, Scope::Admin]).is_ok());

@@ -339,6 +339,7 @@ pub fn parse_tokens(s: &str) -> Result<Vec<TokenEntry>, String> {
             Ok(TokenEntry {
                 token: token.to_string(),
                 scopes,
+                name: None,
             })
         })
         .collect()
@@ -434,7 +435,7 @@ mod tests {
         let tokens = dir.path().join("tokens.toml");
         std::fs::write(
             &tokens,
-            "[[tokens]]\ntoken = \"from-a-file\"\nscopes = [\"read\"]\n",
+            "[[tokens]]\ntoken = \"from-a-file\"\nscopes = [\"read\", \"review\"]\nname = \"alice\"\n",
         )
         .unwrap();
         let env = |k: &str| {
@@ -442,7 +443,8 @@ mod tests {
         };
         let c = Config::load_with(Some(&path), env).unwrap();
         assert_eq!(c.tokens.len(), 2, "the file's tokens join the config's");
-        assert_eq!(c.tokens[1].scopes, vec![Scope::Read]);
+        assert_eq!(c.tokens[1].scopes, vec![Scope::Read, Scope::Review]);
+        assert_eq!(c.tokens[1].name.as_deref(), Some("alice"));
 
         let env = |k: &str| (k == "DISTILLGUARD_WINDOW_SIZE").then(|| "1".into());
         assert!(

@@ -67,6 +67,12 @@ impl Detection {
     }
 }
 
+/// Runs detection again now, over the same records: the allowlist changed.
+pub async fn redetect(app: &Arc<App>) -> Result<Arc<Snapshot>, ApiError> {
+    app.folded();
+    detect_now(app).await
+}
+
 /// Runs detection over every record acknowledged before the call, unless a run that started
 /// after the call already covers them.
 pub async fn detect_now(app: &Arc<App>) -> Result<Arc<Snapshot>, ApiError> {
@@ -93,6 +99,7 @@ fn run(app: &App) -> Snapshot {
     let started = Instant::now();
     let clusters = engine.detect(&DetectConfig {
         min_score: app.cfg.min_score,
+        allow: app.decisions.allowlist(),
         ..DetectConfig::default()
     });
     let duration = started.elapsed();

@@ -7,14 +7,17 @@
 
 pub mod auth;
 pub mod config;
+pub mod decisions;
 pub mod detection;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
 pub mod openapi;
+pub mod review;
 pub mod routes;
 pub mod snapshot;
 pub mod store;
+pub mod ui;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,6 +29,7 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::engine::Engine;
 use auth::{HasTokens, Tokens};
 use config::Config;
+use decisions::Decisions;
 use detection::Detection;
 use error::ApiError;
 use metrics::Metrics;
@@ -70,6 +74,7 @@ pub struct App {
     pub last_snapshot: std::sync::Mutex<Option<snapshot::Taken>>,
     /// How the state was rebuilt at start.
     pub restored: std::sync::Mutex<Option<snapshot::Restored>>,
+    pub decisions: Decisions,
 }
 
 impl HasTokens for Arc<App> {
@@ -92,7 +97,8 @@ impl App {
         self.generation.load(Ordering::SeqCst)
     }
 
-    /// A batch was folded into the engine.
+    /// A batch was folded into the engine, or the allowlist changed: the next detection run
+    /// must not reuse the latest one.
     fn folded(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
@@ -157,11 +163,13 @@ pub async fn run(
         );
     }
     let dir = cfg.data_dir.clone();
-    let store = Arc::new(
-        tokio::task::spawn_blocking(move || Store::open(&dir))
-            .await
-            .expect("open the store")?,
-    );
+    let (store, decisions) = tokio::task::spawn_blocking(move || {
+        let store = Store::open(&dir)?;
+        let decisions = Decisions::load(&store)?;
+        Ok::<_, StoreError>((Arc::new(store), decisions))
+    })
+    .await
+    .expect("open the store")?;
     let (writer, writer_thread) = store::spawn_writer(store.clone(), cfg.max_inflight_batches);
     let app = Arc::new(App {
         tokens,
@@ -178,6 +186,7 @@ pub async fn run(
         snapshot_generation: AtomicU64::new(0),
         last_snapshot: std::sync::Mutex::new(None),
         restored: std::sync::Mutex::new(None),
+        decisions,
         cfg,
     });
 

@@ -106,6 +106,7 @@ pub fn document() -> Value {
     );
     list["parameters"] = json!([
         {"name": "min_score", "in": "query", "schema": {"type": "number", "minimum": 0, "maximum": 1}, "description": "only clusters scoring at least this"},
+        {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "confirmed", "dismissed", "all"]}, "description": "review status; without it, every cluster but the dismissed"},
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
         {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}}
     ]);
@@ -129,6 +130,69 @@ pub fn document() -> Value {
         json!({"404": error_response("no such account in the time window"), "503": not_ready.clone()}),
     );
     account["parameters"] = id_param("account id");
+    let mut activity = op(
+        "The listed members' hours with activity and the shared values that tie them",
+        &["read", "admin"],
+        json_ok(
+            "hours are offsets from start; ties name the accounts holding each shared value",
+            json!({"$ref": "#/components/schemas/Activity"}),
+        ),
+        json!({"404": error_response("no such cluster in the latest run"), "503": not_ready.clone()}),
+    );
+    activity["parameters"] = id_param("cluster id");
+    let mut decide = op(
+        "Record a decision: confirm, dismiss or reopen a cluster; allowlist or unallowlist an attribute value",
+        &["review", "admin"],
+        json_ok(
+            "the decision as stored, with who and when",
+            json!({"$ref": "#/components/schemas/Decision"}),
+        ),
+        json!({
+            "400": error_response("not a valid decision, or a value that cannot be allowlisted"),
+            "404": error_response("no such cluster in the latest run"),
+            "503": not_ready.clone(),
+        }),
+    );
+    decide["requestBody"] = json!({
+        "required": true,
+        "content": {"application/json": {"schema": {"type": "object", "required": ["decision"], "properties": {
+            "decision": {"type": "string", "enum": ["confirm", "dismiss", "reopen", "allowlist", "unallowlist"]},
+            "cluster_id": {"type": "string", "description": "for confirm, dismiss and reopen"},
+            "attribute": {"type": "string", "enum": ["ip", "network", "asn", "user_agent", "tls_fingerprint", "payment_fingerprint", "email_domain", "org_id"]},
+            "value": {"type": "string", "description": "as shown in evidence, e.g. 203.0.113.0/24 or AS64500"},
+            "note": {"type": "string"}}}}}
+    });
+    let mut decisions = op(
+        "Every decision made, oldest first, and the current allowlist",
+        &["read", "admin"],
+        json_ok(
+            "decisions",
+            json!({"type": "object", "properties": {
+            "decisions": {"type": "array", "items": {"$ref": "#/components/schemas/Decision"}},
+            "allowlist": {"type": "array", "items": {"type": "object"}}}}),
+        ),
+        json!({}),
+    );
+    decisions["parameters"] = json!([{"name": "cluster_id", "in": "query", "schema": {"type": "string"}, "description": "only this cluster's decisions"}]);
+    let mut export = op(
+        "Accounts of confirmed clusters and indicators (IPs, networks, payment and TLS fingerprints, prompt templates) from their evidence",
+        &["read", "admin"],
+        json!({"description": "the export; prompt templates only with the read scope", "content": {
+            "application/json": {"schema": {"type": "object", "properties": {
+                "clusters": {"type": "integer"},
+                "accounts": {"type": "array", "items": {"type": "object"}},
+                "indicators": {"type": "array", "items": {"type": "object"}}}}},
+            "text/csv": {"schema": {"type": "string", "description": "kind,value,cluster_id,members,population,confirmed_at,confirmed_by; kind is account or an indicator's attribute"}}}}),
+        json!({"400": error_response("format is neither json nor csv")}),
+    );
+    export["parameters"] = json!([{"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"}}]);
+    let mut asset = op(
+        "A file of the web interface",
+        &[],
+        json!({"description": "the file", "content": {"text/javascript": {"schema": {"type": "string"}}, "text/css": {"schema": {"type": "string"}}}}),
+        json!({"404": error_response("no such file")}),
+    );
+    asset["parameters"] = json!([{"name": "file", "in": "path", "required": true, "description": "e.g. app.js", "schema": {"type": "string"}}]);
 
     json!({
         "openapi": "3.1.0",
@@ -152,7 +216,13 @@ pub fn document() -> Value {
             )},
             "/v1/clusters": {"get": list},
             "/v1/clusters/{id}": {"get": cluster},
+            "/v1/clusters/{id}/activity": {"get": activity},
             "/v1/accounts/{id}": {"get": account},
+            "/v1/decisions": {"get": decisions, "post": decide},
+            "/v1/enforcement": {"get": export},
+            "/v1/me": {"get": op("The token's name and scopes", &["ingest", "read", "review", "admin"], json_ok("who is calling", json!({"type": "object", "properties": {"name": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}}}})), json!({}))},
+            "/": {"get": op("The web interface for reviewers (sign in with a token)", &[], json!({"description": "the page", "content": {"text/html": {"schema": {"type": "string"}}}}), json!({}))},
+            "/ui/{file}": {"get": asset},
             "/v1/stats": {"get": op("State, log, ingest and detection figures", &["read", "admin"], json_ok("figures", json!({"type": "object"})), json!({}))},
             "/v1/admin/compact": {"post": op(
                 "Move the time window to the newest record now: delete what left it, rebuild the state",
@@ -169,7 +239,7 @@ pub fn document() -> Value {
         },
         "components": {
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "Tokens have scopes: ingest (post logs), read (read findings with prompt text), admin (read findings without prompt text, run detection and compaction, metrics). With no tokens configured every caller has every scope."}
+                "bearer": {"type": "http", "scheme": "bearer", "description": "Tokens have scopes: ingest (post logs), read (read findings with prompt text), review (record decisions), admin (read findings without prompt text, record decisions, run detection and compaction, metrics). With no tokens configured every caller has every scope."}
             },
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
@@ -187,7 +257,8 @@ pub fn document() -> Value {
                     "properties": {"id": {"type": "string"}, "call_type": {"type": "string"}, "startTime": {"type": "number"}, "model": {"type": "string"},
                         "messages": {"type": ["array", "string"]}, "metadata": {"type": "object"}, "status": {"type": "string"}}},
                 "Signal": {"type": "object", "required": ["name", "score", "detail"], "properties": {
-                    "name": {"type": "string"}, "score": {"type": "number"}, "contribution": {"type": "number"}, "detail": {"type": "string"}}},
+                    "name": {"type": "string"}, "score": {"type": "number"}, "contribution": {"type": "number"}, "detail": {"type": "string"},
+                    "label": {"type": "string", "description": "short words, in the served clusters"}}},
                 "Cluster": {"type": "object", "required": ["id", "score", "accounts", "signals"], "properties": {
                     "id": {"type": "string"}, "score": {"type": "number"},
                     "accounts": {"type": "array", "items": {"type": "string"}},
@@ -196,7 +267,9 @@ pub fn document() -> Value {
                     "first_seen": {"type": "string"}, "last_seen": {"type": "string"},
                     "shared": {"type": "array", "items": {"type": "object"}},
                     "examples": {"type": "array", "items": {"type": "string"}, "description": "empty without the read scope"},
-                    "members": {"type": "array", "items": {"type": "object"}}}},
+                    "members": {"type": "array", "items": {"type": "object"}},
+                    "review": {"type": "object", "description": "status (open, confirmed, dismissed), the decision that set it, grew_from when a dismissed cluster grew, and related: the confirmed or dismissed clusters that held some of its accounts"},
+                    "strongest": {"type": "string", "description": "the strongest signals in short words"}}},
                 "ClusterPage": {"type": "object", "properties": {
                     "clusters": {"type": "array", "items": {"$ref": "#/components/schemas/Cluster"}},
                     "stats": {"type": "object"}, "rejects": {"type": "object"}, "generator": {"type": "string"},
@@ -209,7 +282,8 @@ pub fn document() -> Value {
                     "signals": {"type": "array", "items": {"$ref": "#/components/schemas/Signal"}},
                     "examples": {"type": "array", "items": {"type": "string"}},
                     "models": {"type": "array", "items": {"type": "string"}, "description": "the models it used, in the order it first used them (the first four)"},
-                    "cluster": {"type": ["object", "null"], "properties": {"id": {"type": "string"}, "score": {"type": "number"}, "size": {"type": "integer"}}}}},
+                    "cluster": {"type": ["object", "null"], "properties": {"id": {"type": "string"}, "score": {"type": "number"}, "size": {"type": "integer"}, "status": {"type": "string"}}},
+                    "activity": {"type": ["object", "null"], "properties": {"active_hours": {"type": "array", "items": {"type": "string"}}, "hours_of_day": {"type": "array", "items": {"type": "integer"}}}}}},
                 "DetectOutcome": {"type": "object", "properties": {
                     "clusters": {"type": "integer"}, "accounts": {"type": "integer"}, "records": {"type": "integer"},
                     "duration_ms": {"type": "integer"}, "finished_at": {"type": "string"}}},
@@ -218,6 +292,24 @@ pub fn document() -> Value {
                     "accounts": {"type": "integer"}, "bytes": {"type": "integer"},
                     "pause_ms": {"type": "integer", "description": "time posts were held while the state was copied"},
                     "ms": {"type": "integer"}, "at": {"type": "string"}}},
+                "Decision": {"type": "object", "required": ["seq", "decision", "by", "at"], "properties": {
+                    "seq": {"type": "integer"},
+                    "decision": {"type": "string", "enum": ["confirm", "dismiss", "reopen", "allowlist", "unallowlist"]},
+                    "cluster_id": {"type": ["string", "null"]},
+                    "members": {"type": "array", "items": {"type": "string"}, "description": "the cluster's accounts when decided"},
+                    "score": {"type": ["number", "null"]},
+                    "shared": {"type": "array", "items": {"type": "object"}, "description": "the cluster's shared evidence when decided"},
+                    "attribute": {"type": ["string", "null"]}, "value": {"type": ["string", "null"]},
+                    "by": {"type": "string", "description": "the token's name"}, "at": {"type": "string"}, "note": {"type": "string"}}},
+                "Activity": {"type": "object", "properties": {
+                    "cluster_id": {"type": "string"}, "start": {"type": "string", "description": "the first hour"}, "hours": {"type": "integer"},
+                    "members": {"type": "array", "items": {"type": "object", "properties": {
+                        "account_id": {"type": "string"}, "requests": {"type": "integer"},
+                        "first_seen": {"type": "string"}, "last_seen": {"type": "string"},
+                        "active_hours": {"type": "array", "items": {"type": "integer"}, "description": "offsets from start of hours with requests"},
+                        "hours_of_day": {"type": "array", "items": {"type": "integer"}, "description": "requests by hour of day, UTC"}}}},
+                    "ties": {"type": "array", "items": {"type": "object", "properties": {
+                        "attribute": {"type": "string"}, "value": {"type": "string"}, "accounts": {"type": "array", "items": {"type": "string"}}}}}}},
                 "Compaction": {"type": "object", "properties": {
                     "cutoff": {"type": ["string", "null"]}, "batches_removed": {"type": "integer"}, "records_in_window": {"type": "integer"}}}
             }

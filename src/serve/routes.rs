@@ -17,12 +17,17 @@ use serde_json::{Value, json};
 
 use super::App;
 use super::auth::{Caller, Scope};
+use super::decisions::Review;
 use super::detection::{self, Snapshot};
 use super::error::ApiError;
 use super::ingest;
 use super::metrics::Gauges;
 use crate::record::Shape;
-use crate::report::{Cluster, rfc3339};
+
+use super::review::{self, shown_decision};
+use super::ui;
+use crate::report::table::{label, strongest};
+use crate::report::{Cluster, Shared, rfc3339};
 
 type AppState = Arc<App>;
 
@@ -54,8 +59,19 @@ pub fn routes() -> Routes {
     .add("post", "/v1/detect", post(post_detect))
     .add("get", "/v1/clusters", get(list_clusters))
     .add("get", "/v1/clusters/{id}", get(get_cluster))
+    .add(
+        "get",
+        "/v1/clusters/{id}/activity",
+        get(review::cluster_activity),
+    )
     .add("get", "/v1/accounts/{id}", get(get_account))
+    .add("get", "/v1/decisions", get(review::list_decisions))
+    .add("post", "/v1/decisions", post(review::post_decision))
+    .add("get", "/v1/enforcement", get(review::enforcement))
+    .add("get", "/", get(ui::index))
+    .add("get", "/ui/{file}", get(ui::asset))
     .add("get", "/v1/stats", get(stats))
+    .add("get", "/v1/me", get(me))
     .add("post", "/v1/admin/compact", post(post_compact))
     .add("post", "/v1/admin/snapshot", post(post_snapshot))
 }
@@ -237,6 +253,8 @@ async fn post_detect(State(app): State<AppState>, caller: Caller) -> Result<Json
 #[serde(deny_unknown_fields)]
 struct ClusterQuery {
     min_score: Option<f64>,
+    /// `open`, `confirmed`, `dismissed`, `all`; without it, every cluster but the dismissed.
+    status: Option<String>,
     limit: Option<usize>,
     offset: Option<usize>,
 }
@@ -253,18 +271,33 @@ async fn list_clusters(
     let min = q.min_score.unwrap_or(0.0);
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let offset = q.offset.unwrap_or(0);
-    let matching: Vec<&Cluster> = snap
+    let wanted = |status: &str| match q.status.as_deref() {
+        None => status != "dismissed",
+        Some("all") => true,
+        Some(s) => s == status,
+    };
+    if let Some(s) = q.status.as_deref()
+        && !["open", "confirmed", "dismissed", "all"].contains(&s)
+    {
+        return Err(ApiError::bad_request(format!(
+            "status {s:?}: open, confirmed, dismissed or all"
+        )));
+    }
+    let index = app.decisions.index();
+    let matching: Vec<(&Cluster, Review)> = snap
         .report
         .clusters
         .iter()
         .filter(|c| c.score >= min)
+        .map(|c| (c, index.review(c)))
+        .filter(|(_, r)| wanted(r.status))
         .collect();
     let total = matching.len();
-    let page: Vec<Cluster> = matching
+    let page: Vec<Value> = matching
         .into_iter()
         .skip(offset)
         .take(limit)
-        .map(|c| shown(c, &caller))
+        .map(|(c, r)| reviewed(c, &caller, &r))
         .collect();
     let next = (offset + page.len() < total).then_some(offset + page.len());
     Ok(Json(json!({
@@ -281,14 +314,14 @@ async fn get_cluster(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Cluster>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     caller.require(&[Scope::Read, Scope::Admin])?;
     let snap = app.detection.latest();
     snap.report
         .clusters
         .iter()
         .find(|c| c.id == id)
-        .map(|c| Json(shown(c, &caller)))
+        .map(|c| Json(reviewed(c, &caller, &app.decisions.index().review(c))))
         .ok_or_else(|| {
             ApiError::not_found(format!("no cluster {id:?} in the latest detection run"))
         })
@@ -306,25 +339,35 @@ async fn get_account(
         .account(&id)
         .ok_or_else(|| ApiError::not_found(format!("no account {id:?} in the time window")))?;
     let snap: Arc<Snapshot> = app.detection.latest();
+    let index = app.decisions.index();
     let cluster = snap.cluster_of.get(&id).map(|&i| {
         let c = &snap.report.clusters[i];
-        json!({"id": c.id, "score": c.score, "size": c.size})
+        json!({"id": c.id, "score": c.score, "size": c.size, "status": index.review(c).status})
+    });
+    let activity = app.engine().activity(&id).map(|a| {
+        json!({
+            "active_hours": a.active_hours.iter().map(|h| rfc3339(h * 3_600_000)).collect::<Vec<_>>(),
+            "hours_of_day": a.hours_of_day,
+        })
     });
     let examples = if caller.sees_prompts() {
         summary.examples
     } else {
         Vec::new()
     };
+    let mut signals = json!(summary.signals);
+    add_labels(&mut signals);
     Ok(Json(json!({
         "account_id": id,
         "requests": summary.requests,
         "first_seen": rfc3339(summary.first_ms),
         "last_seen": rfc3339(summary.last_ms),
         "score": summary.score,
-        "signals": summary.signals,
+        "signals": signals,
         "examples": examples,
         "models": summary.models,
         "cluster": cluster,
+        "activity": activity,
     })))
 }
 
@@ -373,6 +416,19 @@ async fn stats(State(app): State<AppState>, caller: Caller) -> Result<Json<Value
     })))
 }
 
+/// Who the token belongs to and what it may do, so a client can offer only what is allowed.
+async fn me(caller: Caller) -> Result<Json<Value>, ApiError> {
+    let scopes: Vec<&str> = [Scope::Ingest, Scope::Read, Scope::Review, Scope::Admin]
+        .into_iter()
+        .filter(|s| caller.has(*s))
+        .map(|s| s.as_str())
+        .collect();
+    if scopes.is_empty() {
+        return Err(ApiError::unauthorized("the token is not valid"));
+    }
+    Ok(Json(json!({"name": caller.name(), "scopes": scopes})))
+}
+
 async fn post_compact(
     State(app): State<AppState>,
     caller: Caller,
@@ -391,23 +447,33 @@ async fn post_snapshot(
     Ok(Json(crate::serve::snapshot::take(&app).await?))
 }
 
+pub const REDACTED: &str = "[prompt text: needs the read scope]";
+
+/// Attributes whose values are prompt text.
+pub fn is_prompt_text(attribute: &str) -> bool {
+    matches!(
+        attribute,
+        "prompt_template" | "prompt_phrase" | "system_prompt"
+    )
+}
+
+/// Replaces prompt text among shared values; returns the texts replaced.
+pub fn redact_shared(shared: &mut [Shared]) -> Vec<String> {
+    shared
+        .iter_mut()
+        .filter(|s| is_prompt_text(&s.attribute))
+        .map(|s| std::mem::replace(&mut s.value, REDACTED.to_string()))
+        .collect()
+}
+
 /// The cluster as this caller may see it: prompt text only with the read scope.
 fn shown(c: &Cluster, caller: &Caller) -> Cluster {
     let mut c = c.clone();
     if caller.sees_prompts() {
         return c;
     }
-    const REDACTED: &str = "[prompt text: needs the read scope]";
     c.examples.clear();
-    let mut texts = Vec::new();
-    for s in &mut c.shared {
-        if matches!(
-            s.attribute.as_str(),
-            "prompt_template" | "prompt_phrase" | "system_prompt"
-        ) {
-            texts.push(std::mem::replace(&mut s.value, REDACTED.to_string()));
-        }
-    }
+    let texts = redact_shared(&mut c.shared);
     for sig in &mut c.signals {
         for t in &texts {
             if !t.is_empty() {
@@ -416,4 +482,23 @@ fn shown(c: &Cluster, caller: &Caller) -> Cluster {
         }
     }
     c
+}
+
+/// Gives each signal of a list its short words.
+fn add_labels(signals: &mut Value) {
+    for s in signals.as_array_mut().into_iter().flatten() {
+        let name = s["name"].as_str().unwrap_or_default();
+        s["label"] = json!(label(name).replace('_', " "));
+    }
+}
+
+/// The cluster as shown, with where it stands with reviewers.
+fn reviewed(c: &Cluster, caller: &Caller, review: &Review) -> Value {
+    let mut v = serde_json::to_value(shown(c, caller)).expect("a cluster serialises");
+    add_labels(&mut v["signals"]);
+    v["strongest"] = json!(strongest(c, 4));
+    let mut review = review.clone();
+    review.decision = review.decision.map(|d| shown_decision(d, caller));
+    v["review"] = json!(review);
+    v
 }

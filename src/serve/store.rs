@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::{mpsc, oneshot};
 
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
@@ -22,6 +22,8 @@ const SNAPSHOT_KEY: &str = "engine";
 /// The last batch the snapshot holds (-1: none), and the cutoff it was taken under.
 const SNAPSHOT_SEQ: &str = "snapshot_seq";
 const SNAPSHOT_CUTOFF: &str = "snapshot_cutoff_ms";
+/// Reviewers' decisions, JSON, by sequence number; compaction never touches them.
+const DECISIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("decisions");
 /// Records older than this (Unix ms) were compacted away and are refused.
 const CUTOFF: &str = "cutoff_ms";
 /// Batches committed in one transaction at most, to bound its size and the wait of the first.
@@ -117,6 +119,7 @@ impl Store {
         txn.open_table(LOG).map_err(db_err)?;
         txn.open_table(META).map_err(db_err)?;
         txn.open_table(SNAPSHOTS).map_err(db_err)?;
+        txn.open_table(DECISIONS).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
 
         let txn = db.begin_read().map_err(db_err)?;
@@ -307,6 +310,37 @@ impl Store {
             index.remove(k);
         }
         Ok(doomed.len())
+    }
+}
+
+impl Store {
+    /// Every stored decision, in the order they were made.
+    pub fn decisions(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(DECISIONS).map_err(db_err)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(db_err)? {
+            out.push(entry.map_err(db_err)?.1.value().to_vec());
+        }
+        Ok(out)
+    }
+
+    /// Stores a decision durably under the next sequence number, which it returns. `make`
+    /// encodes the decision given that number.
+    pub fn add_decision(&self, make: impl FnOnce(u64) -> Vec<u8>) -> Result<u64, StoreError> {
+        let mut txn = self.db.begin_write().map_err(db_err)?;
+        txn.set_durability(Durability::Immediate).map_err(db_err)?;
+        let seq;
+        {
+            let mut table = txn.open_table(DECISIONS).map_err(db_err)?;
+            seq = table
+                .last()
+                .map_err(db_err)?
+                .map_or(0, |(k, _)| k.value() + 1);
+            table.insert(seq, make(seq).as_slice()).map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(seq)
     }
 }
 
