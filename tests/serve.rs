@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::path::Path;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,105 +14,11 @@ use serde_json::Value;
 
 mod common;
 
+use common::{Server, detect, fixture, get_json, raw_request};
+
 const INGEST: &str = "ingest-token-1";
 const READ: &str = "read-token-22";
 const ADMIN: &str = "admin-token-333";
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(name)
-}
-
-/// A running `distillguard serve`; killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    data_dir: PathBuf,
-    env: Vec<(String, String)>,
-}
-
-impl Server {
-    fn start(data_dir: &Path, env: &[(&str, &str)]) -> Server {
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Self::start_owned(data_dir, env)
-    }
-
-    fn start_owned(data_dir: &Path, env: Vec<(String, String)>) -> Server {
-        let (child, url) = common::spawn_serve(
-            data_dir,
-            "warn",
-            env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        );
-        let server = Server {
-            child,
-            url,
-            data_dir: data_dir.to_path_buf(),
-            env,
-        };
-        server.wait_ready();
-        server
-    }
-
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(r) = status_of_get(&format!("{}/readyz", self.url))
-                && r == 200
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "server not ready in time");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn restart(mut self) -> Server {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        Server::start_owned(&self.data_dir, std::mem::take(&mut self.env))
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.url)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The status of a GET, over a plain connection (readiness is polled without a runtime).
-fn status_of_get(url: &str) -> std::io::Result<u16> {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_at(rest.find('/').unwrap());
-    raw_request(
-        host,
-        &format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n"),
-        &[],
-    )
-}
-
-/// Sends a request over a plain TCP connection and returns the status code; for what a
-/// client library would not send (a chunked body with no length).
-fn raw_request(host: &str, head: &str, body: &[u8]) -> std::io::Result<u16> {
-    let mut s = std::net::TcpStream::connect(host)?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    s.write_all(head.as_bytes())?;
-    s.write_all(body)?;
-    let mut buf = [0u8; 12];
-    s.read_exact(&mut buf)?;
-    let text = String::from_utf8_lossy(&buf);
-    text[9..12]
-        .parse()
-        .map_err(|_| std::io::Error::other(format!("bad status line {text:?}")))
-}
 
 fn client() -> reqwest::Client {
     reqwest::Client::new()
@@ -141,33 +47,6 @@ async fn post_logs(
     let bytes = resp.bytes().await.unwrap();
     let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     (status, headers, json)
-}
-
-async fn get_json(
-    c: &reqwest::Client,
-    s: &Server,
-    path: &str,
-    token: Option<&str>,
-) -> (StatusCode, Value) {
-    let mut req = c.get(s.url(path));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let resp = req.send().await.expect("get");
-    let status = resp.status();
-    let bytes = resp.bytes().await.unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-async fn detect(c: &reqwest::Client, s: &Server, token: Option<&str>) -> StatusCode {
-    let mut req = c.post(s.url("/v1/detect"));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    req.send().await.unwrap().status()
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {

@@ -402,11 +402,15 @@ fn tie_signals(card: &mut Scorecard, shared: &[Shared], m: usize) {
     );
 }
 
+/// How telling a chance of `p` is, in [0, 1]: full at p <= 1e-12.
+fn improbable(p: f64) -> f64 {
+    (-p.max(1e-300).log10() / 12.0).clamp(0.0, 1.0)
+}
+
 /// How much a shared value says: the share of members holding it, times how
 /// improbable that is by chance (full at p <= 1e-12).
 fn strength(s: &Shared, m: usize) -> f64 {
-    let improbable = (-s.p_value.max(1e-300).log10() / 12.0).clamp(0.0, 1.0);
-    s.members as f64 / m as f64 * improbable
+    s.members as f64 / m as f64 * improbable(s.p_value)
 }
 
 fn p_text(p: f64) -> String {

@@ -87,8 +87,7 @@ fn densest_window(times: &mut [i64]) -> (i64, usize) {
 /// other `rest` accounts also fall in: their share times how improbable.
 fn burst_strength(x: usize, m: usize, outside: usize, rest: usize) -> (f64, f64) {
     let p = super::improbability(x, m, outside, rest);
-    let improbable = (-p.max(1e-300).log10() / 12.0).clamp(0.0, 1.0);
-    (x as f64 / m as f64 * improbable, p)
+    (x as f64 / m as f64 * super::improbable(p), p)
 }
 
 pub fn timing_signals(card: &mut Scorecard, views: &[AccountView<'_>], t: &Timelines) {
@@ -139,10 +138,9 @@ fn taking_turns(card: &mut Scorecard, views: &[AccountView<'_>]) {
     if p > NOTABLE_P {
         return;
     }
-    let improbable = (-p.max(1e-300).log10() / 12.0).clamp(0.0, 1.0);
     card.coordination(
         "taking_turns",
-        improbable,
+        super::improbable(p),
         1.5,
         format!(
             "the accounts were active in the same hour {observed} times where independent accounts would be about {expected:.0} times: they take turns (chance {p:.0e})"
@@ -228,11 +226,10 @@ fn succession(card: &mut Scorecard, views: &[AccountView<'_>]) {
     if p > NOTABLE_P {
         return;
     }
-    let improbable = (-p.max(1e-300).log10() / 12.0).clamp(0.0, 1.0);
     let share = successors as f64 / m as f64;
     card.coordination(
         "succession",
-        (share / 0.5).min(1.0) * improbable,
+        (share / 0.5).min(1.0) * super::improbable(p),
         2.0,
         format!(
             "{successors} of {m} accounts ({}) made their first request within an hour after another member's last, as replacements do (chance among unrelated accounts {p:.0e})",

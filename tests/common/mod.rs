@@ -34,24 +34,11 @@ impl Server {
     }
 
     pub fn start_owned(data_dir: &Path, env: Vec<(String, String)>) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_distillguard"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start distillguard serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
+        let (child, url) = spawn_serve(
+            data_dir,
+            "warn",
+            env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         let server = Server {
             child,
             url,
