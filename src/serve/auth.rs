@@ -62,27 +62,44 @@ pub struct TokenEntry {
 }
 
 /// The configured tokens; with none, every caller holds every scope.
+///
+/// Tokens are kept and compared as keyed digests of a fixed size: the comparison then takes the
+/// same time whatever the presented token's length or content, and the key, drawn at start,
+/// keeps an attacker from computing the digests being compared.
 #[derive(Debug, Clone)]
 pub struct Tokens {
-    entries: Vec<(Vec<u8>, u8, Arc<str>)>,
+    key: [u8; DIGEST_KEY_BYTES],
+    entries: Vec<([u8; 16], u8, Arc<str>)>,
 }
+
+/// xxh3 takes its key as a "secret" of at least 136 bytes.
+const DIGEST_KEY_BYTES: usize = 192;
 
 impl Tokens {
     pub fn new(entries: &[TokenEntry]) -> Self {
-        Tokens {
-            entries: entries
-                .iter()
-                .map(|e| {
-                    let bits = e.scopes.iter().fold(0, |acc, s| acc | s.bit());
-                    // A hash names the token without revealing any of it.
-                    let name = e.name.clone().unwrap_or_else(|| {
-                        let h = xxhash_rust::xxh3::xxh3_64(e.token.as_bytes());
-                        format!("token-{:08x}", h >> 32)
-                    });
-                    (e.token.as_bytes().to_vec(), bits, name.into())
-                })
-                .collect(),
-        }
+        let mut key = [0u8; DIGEST_KEY_BYTES];
+        rand::Rng::fill(&mut rand::rng(), &mut key[..]);
+        let mut tokens = Tokens {
+            key,
+            entries: Vec::new(),
+        };
+        tokens.entries = entries
+            .iter()
+            .map(|e| {
+                let bits = e.scopes.iter().fold(0, |acc, s| acc | s.bit());
+                // A hash names the token without revealing any of it.
+                let name = e.name.clone().unwrap_or_else(|| {
+                    let h = xxhash_rust::xxh3::xxh3_64(e.token.as_bytes());
+                    format!("token-{:08x}", h >> 32)
+                });
+                (tokens.digest(e.token.as_bytes()), bits, name.into())
+            })
+            .collect();
+        tokens
+    }
+
+    fn digest(&self, token: &[u8]) -> [u8; 16] {
+        xxhash_rust::xxh3::xxh3_128_with_secret(token, &self.key).to_le_bytes()
     }
 
     pub fn is_open(&self) -> bool {
@@ -91,10 +108,11 @@ impl Tokens {
 
     /// The scopes and name of a presented token, or `None` when it is not one of ours.
     fn scopes_of(&self, presented: &[u8]) -> Option<(u8, Arc<str>)> {
-        // Every entry is compared in full so timing does not reveal a matching prefix.
+        let presented = self.digest(presented);
+        // Every entry is compared in full so timing does not reveal which one matched.
         let mut found = None;
         for (token, bits, name) in &self.entries {
-            if constant_time_eq(token, presented) {
+            if constant_time_eq(token, &presented) {
                 found = Some((*bits, name.clone()));
             }
         }
@@ -102,11 +120,11 @@ impl Tokens {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Compares two digests in time that depends on neither's content.
+fn constant_time_eq(a: &[u8; 16], b: &[u8; 16]) -> bool {
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    // Keeps the compiler from turning the fold into an early exit.
+    std::hint::black_box(diff) == 0
 }
 
 /// Who is calling: the scopes their token grants. Every route that is not public takes one and
@@ -145,6 +163,12 @@ impl Caller {
     }
 }
 
+/// The token of an `Authorization: Bearer TOKEN` header (the scheme's case does not matter).
+fn bearer(header: &[u8]) -> Option<&[u8]> {
+    let (scheme, rest) = header.split_at_checked(7)?;
+    scheme.eq_ignore_ascii_case(b"bearer ").then_some(rest)
+}
+
 /// Application state that knows the tokens.
 pub trait HasTokens {
     fn tokens(&self) -> &Tokens;
@@ -164,7 +188,7 @@ impl<S: HasTokens + Send + Sync> FromRequestParts<S> for Caller {
         let presented = parts
             .headers
             .get(AUTHORIZATION)
-            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+            .and_then(|v| bearer(v.as_bytes()))
             .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer TOKEN"))?;
         let (scopes, name) = tokens
             .scopes_of(presented.trim_ascii())
@@ -193,5 +217,38 @@ mod tests {
         assert!(!c.sees_prompts());
         assert!(t.scopes_of(b"abcdefgX").is_none());
         assert!(t.scopes_of(b"abc").is_none());
+        assert!(t.scopes_of(b"abcdefghi").is_none());
+        assert!(t.scopes_of(b"").is_none());
+    }
+
+    #[test]
+    fn bearer_scheme() {
+        assert_eq!(bearer(b"Bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer(b"Basic abc"), None);
+        assert_eq!(bearer(b"Bearer"), None);
+    }
+
+    #[test]
+    fn digests_are_fixed_size_and_keyed() {
+        let entry = |token: &str| TokenEntry {
+            token: token.into(),
+            scopes: vec![Scope::Read],
+            name: None,
+        };
+        let a = Tokens::new(&[entry("abcdefgh")]);
+        let b = Tokens::new(&[entry("abcdefgh")]);
+        // Each start draws its own key, so a digest says nothing outside the process.
+        assert_ne!(a.entries[0].0, b.entries[0].0);
+        // Tokens of every length reach the comparison as 16 bytes.
+        let long = "x".repeat(10_000);
+        assert_eq!(a.digest(long.as_bytes()).len(), a.digest(b"").len());
+        assert!(a.scopes_of(long.as_bytes()).is_none());
+        assert!(constant_time_eq(&[7; 16], &[7; 16]));
+        assert!(!constant_time_eq(&[7; 16], &{
+            let mut d = [7; 16];
+            d[15] = 8;
+            d
+        }));
     }
 }

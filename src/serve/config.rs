@@ -132,6 +132,13 @@ pub enum ConfigError {
     },
     #[error("{origin}: {message}")]
     Invalid { origin: String, message: String },
+    #[error(
+        "{}: the tokens file can be read by other users (mode {mode:o}); \
+         make it private with `chmod 600 {}`",
+        path.display(),
+        path.display()
+    )]
+    TokensFileOpen { path: PathBuf, mode: u32 },
 }
 
 impl Config {
@@ -171,6 +178,7 @@ impl Config {
         };
         let mut cfg: Config = table.try_into().map_err(|e| invalid(&origin, e))?;
         if let Some(path) = cfg.tokens_file.clone() {
+            check_private(&path)?;
             let text = read(&path)?;
             #[derive(Deserialize)]
             #[serde(deny_unknown_fields)]
@@ -227,6 +235,26 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// A file of secrets that other users may read is refused, as ssh refuses such a key.
+fn check_private(path: &Path) -> Result<(), ConfigError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o007 != 0 {
+            return Err(ConfigError::TokensFileOpen {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
@@ -441,6 +469,16 @@ mod tests {
         let env = |k: &str| {
             (k == "DISTILLGUARD_TOKENS_FILE").then(|| tokens.to_string_lossy().into_owned())
         };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let open = std::fs::Permissions::from_mode(0o644);
+            std::fs::set_permissions(&tokens, open).unwrap();
+            let e = Config::load_with(Some(&path), env).unwrap_err();
+            assert!(e.to_string().contains("chmod 600"), "{e}");
+            let private = std::fs::Permissions::from_mode(0o640);
+            std::fs::set_permissions(&tokens, private).unwrap();
+        }
         let c = Config::load_with(Some(&path), env).unwrap();
         assert_eq!(c.tokens.len(), 2, "the file's tokens join the config's");
         assert_eq!(c.tokens[1].scopes, vec![Scope::Read, Scope::Review]);

@@ -50,16 +50,7 @@ impl Server {
     }
 
     fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(r) = status_of_get(&format!("{}/readyz", self.url))
-                && r == 200
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "server not ready in time");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_ready(&self.url);
     }
 
     pub fn restart(mut self) -> Server {
@@ -199,4 +190,68 @@ pub fn spawn_serve<'a>(
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
     (child, url)
+}
+
+/// Starts `distillguard serve` with `args` after the subcommand's own, writing its standard
+/// output and standard error to `out` and `err` (files, so every line can be read afterwards);
+/// returns the process and the base URL once its `listening on` line is written.
+pub fn spawn_serve_to_files<'a>(
+    data_dir: &Path,
+    args: &[&str],
+    env: impl IntoIterator<Item = (&'a str, &'a str)>,
+    out: &Path,
+    err: &Path,
+) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_distillguard"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(args)
+        .envs(env)
+        .stdout(std::fs::File::create(out).unwrap())
+        .stderr(std::fs::File::create(err).unwrap())
+        .spawn()
+        .expect("start distillguard serve");
+    match listening_url(out) {
+        Some(url) => (child, url),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "no `listening on` line: {}",
+                std::fs::read_to_string(err).unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// The URL of the `listening on` line once it is in `out`; `None` after 20 s.
+fn listening_url(out: &Path) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let text = std::fs::read_to_string(out).unwrap_or_default();
+        if let Some(url) = text.lines().find_map(|l| l.strip_prefix("listening on ")) {
+            return Some(url.trim().to_string());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// Waits until `url`'s `/readyz` answers 200.
+pub fn wait_ready(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while status_of_get(&format!("{url}/readyz")).ok() != Some(200) {
+        assert!(Instant::now() < deadline, "server not ready in time");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Stops a server with SIGTERM, as a service manager does, and waits for it to exit.
+pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    child.wait().unwrap()
 }
