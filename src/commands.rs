@@ -63,6 +63,8 @@ pub struct ScanArgs {
     /// A TOML file with a `[map]` table (and optionally `input_format`, `litellm_account`).
     pub config: Option<PathBuf>,
     pub litellm_account: Option<String>,
+    /// Keep no prompt text (see [`ScanConfig::privacy_mode`]).
+    pub privacy_mode: bool,
 }
 
 /// The `--config` file: how to read inputs that are not in the contract's shape.
@@ -154,6 +156,7 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         threads: args.threads,
         progress: !args.quiet && std::io::stderr().is_terminal(),
         rejects_out: args.rejects,
+        privacy_mode: args.privacy_mode,
         ..ScanConfig::default()
     };
     let outcome = scan::scan(&cfg)?;

@@ -7,7 +7,7 @@ use foldhash::fast::RandomState;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::detect::{self, AccountView, DetectConfig};
-use crate::features::{AccountState, Dictionary, Lexicon, Observation};
+use crate::features::{AccountState, Dictionary, Lexicon, Observation, TextFeatures};
 use crate::record::Record;
 use crate::report::{Cluster, Signal, Stats, rfc3339};
 
@@ -95,6 +95,8 @@ pub struct Engine {
     duplicates: AtomicU64,
     first_ms: AtomicI64,
     last_ms: AtomicI64,
+    /// Privacy mode: no prompt or system prompt text is kept, only what the detector derives.
+    privacy: bool,
 }
 
 impl Default for Engine {
@@ -114,26 +116,65 @@ impl Engine {
             duplicates: AtomicU64::new(0),
             first_ms: AtomicI64::new(i64::MAX),
             last_ms: AtomicI64::new(i64::MIN),
+            privacy: false,
         }
+    }
+
+    /// An engine that keeps no prompt or system prompt text (privacy mode) when `privacy`.
+    pub fn with_privacy(privacy: bool) -> Self {
+        Engine {
+            privacy,
+            ..Engine::new()
+        }
+    }
+
+    pub fn privacy(&self) -> bool {
+        self.privacy
+    }
+
+    /// What the detector takes from a record's text.
+    pub fn text_features(&self, rec: &Record<'_>) -> TextFeatures {
+        TextFeatures::of(rec, &self.lexicon)
     }
 
     /// Folds one record into its account's state. Safe to call from many threads.
     pub fn ingest(&self, rec: &Record<'_>) -> Ingested {
+        if self.is_duplicate(rec) {
+            return Ingested::Duplicate;
+        }
+        // The text work happens before taking the account's lock.
+        let obs = Observation::with_text(rec, self.text_features(rec), !self.privacy);
+        self.fold(rec, &obs)
+    }
+
+    /// [`Engine::ingest`] for a record whose text features were derived already (a reduced
+    /// record of privacy mode, whose text is gone, or one about to be reduced).
+    pub fn ingest_with(&self, rec: &Record<'_>, text: TextFeatures) -> Ingested {
+        if self.is_duplicate(rec) {
+            return Ingested::Duplicate;
+        }
+        let obs = Observation::with_text(rec, text, !self.privacy);
+        self.fold(rec, &obs)
+    }
+
+    fn is_duplicate(&self, rec: &Record<'_>) -> bool {
         if let Some(id) = &rec.request_id
             && !self.seen.insert(xxh3_64(id.as_bytes()))
         {
             self.duplicates.fetch_add(1, Ordering::Relaxed);
-            return Ingested::Duplicate;
+            return true;
         }
-        // The text work happens before taking the account's lock.
-        let obs = Observation::of(rec, &self.lexicon);
+        false
+    }
+
+    fn fold(&self, rec: &Record<'_>, obs: &Observation<'_>) -> Ingested {
         match self.accounts.get_mut(rec.account_id.as_ref()) {
-            Some(mut state) => state.apply(&obs, &self.dict),
+            Some(mut state) => state.apply(obs, &self.dict),
             None => self
                 .accounts
                 .entry(rec.account_id.as_ref().into())
                 .or_default()
-                .apply(&obs, &self.dict),
+                .apply(obs, &self.dict),
         }
         self.accepted.fetch_add(1, Ordering::Relaxed);
         self.first_ms.fetch_min(rec.ts_ms, Ordering::Relaxed);
@@ -173,9 +214,14 @@ impl Engine {
         }
     }
 
-    pub fn from_snapshot(s: Snapshot) -> Engine {
-        let engine = Engine::new();
-        for (id, state) in s.accounts {
+    /// The engine a snapshot holds; with `privacy`, any prompt text in it (from before privacy
+    /// mode was set) is dropped on the way in.
+    pub fn from_snapshot(s: Snapshot, privacy: bool) -> Engine {
+        let engine = Engine::with_privacy(privacy);
+        for (id, mut state) in s.accounts {
+            if privacy {
+                state.forget_text();
+            }
             engine.accounts.insert(id, Box::new(state));
         }
         for h in s.seen {
@@ -188,6 +234,9 @@ impl Engine {
         engine.duplicates.store(s.duplicates, Ordering::Relaxed);
         engine.first_ms.store(s.first_ms, Ordering::Relaxed);
         engine.last_ms.store(s.last_ms, Ordering::Relaxed);
+        if privacy {
+            engine.dict.forget_text();
+        }
         engine
     }
 
@@ -327,7 +376,7 @@ mod tests {
         let first = Engine::new();
         ingest(&first, before);
         let bytes = first.snapshot().encode();
-        let restored = Engine::from_snapshot(Snapshot::decode(&bytes).unwrap());
+        let restored = Engine::from_snapshot(Snapshot::decode(&bytes).unwrap(), false);
         ingest(&restored, after);
         // A record of the first half posted again is still a duplicate.
         assert_eq!(

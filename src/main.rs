@@ -163,6 +163,10 @@ struct Scan {
     /// user), key-hash, key-alias, team, org or end-user.
     #[arg(long, value_name = "KEY")]
     litellm_account: Option<String>,
+    /// Keep no prompt or system prompt text: the report shows template keys and hashes instead
+    /// of example prompts, as the service does with privacy_mode.
+    #[arg(long)]
+    privacy_mode: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -211,6 +215,7 @@ fn main() -> ExitCode {
             map: a.map,
             config: a.config,
             litellm_account: a.litellm_account,
+            privacy_mode: a.privacy_mode,
         }),
         Command::Eval(a) => commands::eval(commands::EvalArgs {
             labels: a.labels,

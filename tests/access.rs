@@ -249,15 +249,7 @@ async fn every_route_against_every_scope() {
     }
     assert!(texts.len() >= 3, "{cluster}");
     let texts: Vec<String> = texts.iter().map(|t| json_text(t)).collect();
-    let (st, _) = common::post_json(
-        &c,
-        &s,
-        "/v1/decisions",
-        Some(ALL),
-        &json!({"decision": "confirm", "cluster_id": id}),
-    )
-    .await;
-    assert_eq!(st, 200);
+    common::confirm(&c, &s, ALL, &id).await;
 
     // The table covers exactly the routes the service describes, with the scopes it states.
     let (_, doc) = common::get_json(&c, &s, "/openapi.json", None).await;

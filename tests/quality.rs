@@ -41,6 +41,35 @@ fn a_varied_week_meets_the_targets() {
     for c in &e.campaigns {
         assert!(c.clusters <= 2, "{} split {context}", c.campaign);
     }
+    // Privacy mode keeps no prompt text but derives the same features from it: the same
+    // clusters, so the same quality.
+    let private = scan::scan(&ScanConfig {
+        paths: vec![logs.clone()],
+        privacy_mode: true,
+        ..ScanConfig::default()
+    })
+    .unwrap();
+    let p = eval::evaluate(&labels, &private.report);
+    assert_eq!(
+        (p.precision, p.recall, p.false_positive_rate),
+        (e.precision, e.recall, e.false_positive_rate),
+        "privacy mode {context}\n{}",
+        p.render()
+    );
+    let shape = |r: &distillguard::report::Report| -> Vec<(String, f64, Vec<String>)> {
+        r.clusters
+            .iter()
+            .map(|c| (c.id.clone(), c.score, c.accounts.clone()))
+            .collect()
+    };
+    assert_eq!(shape(&private.report), shape(&outcome.report));
+    assert!(
+        private
+            .report
+            .clusters
+            .iter()
+            .all(|c| c.examples.is_empty())
+    );
     // The timing signals explain the styles they were built for.
     let signals_of = |class: &str| -> Vec<String> {
         let member = labels

@@ -2,7 +2,6 @@
 //! status the ingest route gives, scopes, parity with `scan`, the time window, and a crash
 //! (SIGKILL) during concurrent ingest followed by a restart.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
@@ -14,7 +13,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{Server, detect, fixture, get_json, raw_request};
+use common::{Server, clusters_of, detect, fixture, get_json, raw_request, scan_json};
 
 const INGEST: &str = "ingest-token-1";
 const READ: &str = "read-token-22";
@@ -367,37 +366,6 @@ async fn every_status_and_scope() {
     }
 }
 
-fn scan_json(path: &Path) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_distillguard"))
-        .args(["scan", "--format", "json", "--quiet"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// id -> (score, accounts)
-fn clusters_of(report: &Value) -> BTreeMap<String, (f64, Vec<String>)> {
-    report["clusters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            let accounts = c["accounts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap().to_string())
-                .collect();
-            (
-                c["id"].as_str().unwrap().to_string(),
-                (c["score"].as_f64().unwrap(), accounts),
-            )
-        })
-        .collect()
-}
-
 /// Runs `serve` expecting it to stop with status 2; returns its output and standard error.
 fn serve_fails(data_dir: &Path, listen: &str) -> (std::process::Output, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_distillguard"))
@@ -446,7 +414,7 @@ fn a_log_that_cannot_be_replayed_stops_the_service() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn posting_gives_the_clusters_of_scan() {
     let sample = fixture("sample.ndjson.gz");
-    let expected = clusters_of(&scan_json(&sample));
+    let expected = clusters_of(&scan_json(&sample, &[]));
     assert!(!expected.is_empty());
 
     let dir = tempfile::tempdir().unwrap();
@@ -520,7 +488,7 @@ async fn posting_gives_the_clusters_of_scan() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restart_loads_the_snapshot_and_replays_only_the_log_after_it() {
     let sample = fixture("sample.ndjson.gz");
-    let expected = clusters_of(&scan_json(&sample));
+    let expected = clusters_of(&scan_json(&sample, &[]));
     let mut text = Vec::new();
     flate2::read::MultiGzDecoder::new(std::fs::File::open(&sample).unwrap())
         .read_to_end(&mut text)

@@ -95,7 +95,8 @@ pub fn network_of(ip: IpAddr) -> String {
     }
 }
 
-/// The hash of each attribute a record carries, without allocating.
+/// The hash of each attribute a record carries but the system prompt's, which comes with the
+/// text's other features (see [`super::TextFeatures`]).
 pub fn hashes_of(rec: &Record<'_>) -> Vec<(Attr, u64)> {
     let mut out = Vec::with_capacity(ATTRS.len());
     if let Some(ip) = rec.ip {
@@ -116,6 +117,9 @@ pub fn hashes_of(rec: &Record<'_>) -> Vec<(Attr, u64)> {
         out.push((Attr::Asn, value_hash(Attr::Asn, &asn.to_le_bytes())));
     }
     for attr in ATTRS {
+        if attr == Attr::SystemPrompt {
+            continue;
+        }
         if let Some(text) = text_of(attr, rec) {
             out.push((attr, value_hash(attr, text.as_bytes())));
         }

@@ -34,6 +34,27 @@ pub const MODELS_TRACKED: usize = 4;
 /// `max_tokens` at or above this counts as a high output cap.
 pub const HIGH_MAX_TOKENS: u64 = 4000;
 
+/// What the detector takes from a record's prompt and system prompt. In privacy mode it is all
+/// that is kept of the text: a record is reduced to it before it is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct TextFeatures {
+    pub prompt: Option<PromptFeatures>,
+    /// The system prompt's value hash, as [`attrs::value_hash`] gives it.
+    pub system_prompt: Option<u64>,
+    pub system_cues: u8,
+}
+
+impl TextFeatures {
+    pub fn of(record: &Record<'_>, lexicon: &Lexicon) -> Self {
+        let system = record.system_prompt.as_deref();
+        TextFeatures {
+            prompt: record.prompt.as_deref().map(|p| text::analyze(p, lexicon)),
+            system_prompt: system.map(|s| attrs::value_hash(Attr::SystemPrompt, s.as_bytes())),
+            system_cues: system.map_or(0, |s| lexicon.cues(s)),
+        }
+    }
+}
+
 /// What one record tells about its account, computed without holding any lock.
 pub struct Observation<'r> {
     pub record: &'r Record<'r>,
@@ -42,27 +63,35 @@ pub struct Observation<'r> {
     pub attrs: Vec<(Attr, u64)>,
     /// Hash of (temperature, max_tokens): the client's fixed parameters.
     pub params: Option<u64>,
+    /// Whether the record's prompt text may be kept as evidence (not in privacy mode).
+    pub keep_text: bool,
 }
 
 impl<'r> Observation<'r> {
     pub fn of(record: &'r Record<'r>, lexicon: &Lexicon) -> Self {
-        let prompt = record.prompt.as_deref().map(|p| text::analyze(p, lexicon));
-        let system_cues = record
-            .system_prompt
-            .as_deref()
-            .map_or(0, |s| lexicon.cues(s));
+        Self::with_text(record, TextFeatures::of(record, lexicon), true)
+    }
+
+    /// The observation of a record whose text features are already known; `keep_text` false
+    /// keeps no text of it (and a reduced record has none).
+    pub fn with_text(record: &'r Record<'r>, text: TextFeatures, keep_text: bool) -> Self {
         let params = (record.temperature.is_some() || record.max_tokens.is_some()).then(|| {
             let mut b = [0u8; 16];
             b[..8].copy_from_slice(&record.temperature.unwrap_or(-1.0).to_le_bytes());
             b[8..].copy_from_slice(&record.max_tokens.unwrap_or(u64::MAX).to_le_bytes());
             xxh3_64_with_seed(&b, 77)
         });
+        let mut attrs = attrs::hashes_of(record);
+        if let Some(h) = text.system_prompt {
+            attrs.push((Attr::SystemPrompt, h));
+        }
         Observation {
             record,
-            prompt,
-            system_cues,
-            attrs: attrs::hashes_of(record),
+            prompt: text.prompt,
+            system_cues: text.system_cues,
+            attrs,
             params,
+            keep_text,
         }
     }
 }
@@ -88,11 +117,26 @@ impl Dictionary {
         self.values.get(&(attr, hash)).map(|v| v.to_string())
     }
 
-    fn remember(&self, attr: Attr, hash: u64, rec: &Record<'_>) {
-        if !self.values.contains_key(&(attr, hash))
-            && let Some(text) = attrs::display_of(attr, rec)
-        {
-            self.values.insert((attr, hash), text.into_boxed_str());
+    /// Remembers how a value reads. A system prompt whose text is not kept reads as its hash.
+    fn remember(&self, attr: Attr, hash: u64, rec: &Record<'_>, keep_text: bool) {
+        if self.values.contains_key(&(attr, hash)) {
+            return;
+        }
+        let text = match attr {
+            Attr::SystemPrompt if !keep_text => None,
+            _ => attrs::display_of(attr, rec),
+        };
+        let text = text.unwrap_or_else(|| hash_display(hash));
+        self.values.insert((attr, hash), text.into_boxed_str());
+    }
+
+    /// Replaces the text of every system prompt with its hash (privacy mode over a state that
+    /// was built with text).
+    pub fn forget_text(&self) {
+        for mut e in self.values.iter_mut() {
+            if e.key().0 == Attr::SystemPrompt {
+                *e.value_mut() = hash_display(e.key().1).into_boxed_str();
+            }
         }
     }
 
@@ -116,6 +160,11 @@ impl Dictionary {
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
+}
+
+/// How a value without display text reads: its hash.
+pub fn hash_display(hash: u64) -> String {
+    format!("#{hash:016x}")
 }
 
 /// Everything kept about one account. All fields combine commutatively, so the
@@ -210,12 +259,13 @@ impl AccountState {
                 }
             }
             let position = self.sample.keys().take_while(|k| *k < p.hash).count();
+            let text = rec.prompt.as_deref().filter(|_| obs.keep_text);
             let admitted = self.sample.offer(p.hash, || SampledPrompt {
                 keys: p.keys,
                 cues: p.cues,
-                example: (position < EXAMPLES).then(|| {
-                    text::excerpt(rec.prompt.as_deref().unwrap_or(""), EXAMPLE_CHARS).into()
-                }),
+                example: text
+                    .filter(|_| position < EXAMPLES)
+                    .map(|t| text::excerpt(t, EXAMPLE_CHARS).into()),
             });
             // Texts are kept for the first EXAMPLES only; an item pushed past them drops its text.
             // (An item ends among the first EXAMPLES only if it was there when admitted.)
@@ -250,7 +300,7 @@ impl AccountState {
         }
         for &(attr, hash) in &obs.attrs {
             if self.attrs[attr as usize].add(hash) {
-                dict.remember(attr, hash, rec);
+                dict.remember(attr, hash, rec, obs.keep_text);
             }
             if attr == Attr::Model {
                 self.note_model(hash, rec.ts_ms);
@@ -282,6 +332,13 @@ impl AccountState {
 
     pub fn active_hour_count(&self) -> u32 {
         self.active_hours.iter().map(|w| w.count_ones()).sum()
+    }
+
+    /// Drops every example prompt's text (privacy mode over a state that was built with text).
+    pub fn forget_text(&mut self) {
+        for s in self.sample.tail_mut(0) {
+            s.example = None;
+        }
     }
 
     /// Example prompts kept as evidence.

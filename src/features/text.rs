@@ -21,7 +21,7 @@ pub const TEMPLATE_KINDS: [&str; 4] = [
     "last 8 words",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PromptFeatures {
     /// Hash of the whole prompt (trimmed); equal prompts have equal hashes.
     pub hash: u64,

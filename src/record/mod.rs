@@ -10,6 +10,7 @@ pub mod fields;
 pub mod litellm;
 pub mod mapping;
 mod raw;
+pub mod reduced;
 mod timestamp;
 
 use std::borrow::Cow;
@@ -19,8 +20,9 @@ pub use convert::{Converter, Shape};
 pub use mapping::{FieldMap, MapError, Mapping};
 pub use timestamp::parse_rfc3339_ms;
 
-/// One validated request-log record. Timestamps are Unix milliseconds.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// One validated request-log record. Timestamps are Unix milliseconds. The serde form is the
+/// stored one of privacy mode ([`reduced`]), not the contract's JSON, which [`Record::parse`] reads.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Record<'a> {
     pub ts_ms: i64,
     pub account_id: Cow<'a, str>,

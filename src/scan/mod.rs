@@ -40,6 +40,9 @@ pub struct ScanConfig {
     pub shape: Shape,
     /// The LiteLLM reading and the field map.
     pub convert: Converter,
+    /// Keep no prompt or system prompt text: none in the report's evidence, none in rejects'
+    /// excerpts.
+    pub privacy_mode: bool,
 }
 
 impl Default for ScanConfig {
@@ -54,6 +57,7 @@ impl Default for ScanConfig {
             rejects_out: None,
             shape: Shape::Auto,
             convert: Converter::default(),
+            privacy_mode: false,
         }
     }
 }
@@ -92,7 +96,7 @@ pub fn scan(cfg: &ScanConfig) -> Result<ScanOutcome, ScanError> {
     }
     let started = Instant::now();
     let inputs = source::discover(&cfg.paths)?;
-    let engine = Engine::new();
+    let engine = Engine::with_privacy(cfg.privacy_mode);
     let threads = if cfg.threads == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
     } else {
@@ -282,7 +286,12 @@ fn process(
             file: inputs[batch.input].name.to_string(),
             line: item.line,
             reason,
-            excerpt: excerpt(item.bytes),
+            // A reject's excerpt is raw input, which may hold prompt text.
+            excerpt: if cfg.privacy_mode {
+                String::new()
+            } else {
+                excerpt(item.bytes)
+            },
         });
     }
     BatchResult {

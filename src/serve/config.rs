@@ -64,6 +64,10 @@ pub struct Config {
     /// `FIELD=PATH` mappings applied to posted items, as `scan --config` reads them.
     #[serde(deserialize_with = "field_map")]
     pub map: FieldMap,
+    /// Never store prompt or system prompt text: each record is reduced to the features the
+    /// detector uses (hashes, template keys, cue flags) before it is written or kept.
+    #[serde(deserialize_with = "lenient")]
+    pub privacy_mode: bool,
 }
 
 impl Default for Config {
@@ -86,6 +90,7 @@ impl Default for Config {
             insecure_no_auth: false,
             litellm_account: AccountKey::default(),
             map: FieldMap::default(),
+            privacy_mode: false,
         }
     }
 }
@@ -120,6 +125,7 @@ pub const SETTINGS: &[&str] = &[
     "insecure_no_auth",
     "litellm_account",
     "map",
+    "privacy_mode",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -444,9 +450,12 @@ mod tests {
         let env = |k: &str| match k {
             "DISTILLGUARD_WINDOW" => Some("3h".to_string()),
             "DISTILLGUARD_MIN_SCORE" => Some("0.7".to_string()),
+            "DISTILLGUARD_PRIVACY_MODE" => Some("true".to_string()),
             _ => None,
         };
         let c = Config::load_with(Some(&path), env).unwrap();
+        assert!(c.privacy_mode);
+        assert!(!Config::default().privacy_mode, "text is kept unless asked");
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.window, Duration::from_secs(3 * 3600));
         assert_eq!(c.min_score, 0.7);

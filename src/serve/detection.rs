@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::detect::DetectConfig;
 use crate::engine::Engine;
-use crate::record::Record;
+use crate::record::{Record, reduced};
 use crate::report::{RejectSummary, Report, Stats, generator, rfc3339};
 
 use super::error::ApiError;
@@ -145,8 +145,12 @@ fn run(app: &App) -> Snapshot {
 
 /// A fresh engine from the log: every record at or after `cutoff`, in commit order, so the
 /// request ids counted first are the same as before. Returns it with the last batch read.
-pub fn rebuild(store: &Store, cutoff: i64) -> Result<(Engine, Option<u64>), StoreError> {
-    let engine = Engine::new();
+pub fn rebuild(
+    store: &Store,
+    cutoff: i64,
+    privacy: bool,
+) -> Result<(Engine, Option<u64>), StoreError> {
+    let engine = Engine::with_privacy(privacy);
     let last = catch_up(store, &engine, None, cutoff)?;
     Ok((engine, last))
 }
@@ -159,12 +163,21 @@ pub(super) fn catch_up(
     cutoff: i64,
 ) -> Result<Option<u64>, StoreError> {
     let mut unreadable = 0u64;
-    let last = store.replay(after, |bytes| match Record::parse(bytes) {
-        Ok(rec) if rec.ts_ms >= cutoff => {
-            engine.ingest(&rec);
+    let last = store.replay(after, |bytes| {
+        // Privacy mode stores records reduced; the rest are contract JSON as posted.
+        if let Some((rec, text)) = reduced::decode(bytes) {
+            if rec.ts_ms >= cutoff {
+                engine.ingest_with(&rec, text);
+            }
+            return;
         }
-        Ok(_) => {}
-        Err(_) => unreadable += 1,
+        match Record::parse(bytes) {
+            Ok(rec) if rec.ts_ms >= cutoff => {
+                engine.ingest(&rec);
+            }
+            Ok(_) => {}
+            Err(_) => unreadable += 1,
+        }
     })?;
     if unreadable > 0 {
         // Only if the parser became stricter since the records were stored.
@@ -214,7 +227,7 @@ pub async fn compact(app: &Arc<App>) -> Result<Compaction, ApiError> {
     let worker = app.clone();
     let (removed, engine, last) = tokio::task::spawn_blocking(move || {
         let removed = worker.store.compact(cutoff)?;
-        let (engine, last) = rebuild(&worker.store, cutoff)?;
+        let (engine, last) = rebuild(&worker.store, cutoff, worker.cfg.privacy_mode)?;
         Ok::<_, StoreError>((removed, engine, last))
     })
     .await

@@ -1,6 +1,7 @@
 //! `POST /v1/logs` and `POST /v1/litellm` once the body is read: decompress, split, parse (a
 //! LiteLLM payload or a mapped schema is converted to the contract's record first), drop what is
-//! already stored, make the rest durable, then fold it into the engine. Runs on a blocking thread:
+//! already stored, make the rest durable (in privacy mode, reduced to what the detector derives
+//! from its text), then fold it into the engine. Runs on a blocking thread:
 //! it is CPU work and it waits for the commit.
 
 use std::collections::HashSet;
@@ -15,7 +16,8 @@ use super::App;
 use super::error::ApiError;
 use super::store::{Append, BatchBytes};
 use crate::engine::Ingested;
-use crate::record::{Converter, Record, Shape};
+use crate::features::TextFeatures;
+use crate::record::{Converter, Record, Shape, reduced};
 use crate::source::{self, Compression, DecompressError};
 
 /// Media types of a body of records; `application/json` is an array (or one object), the others
@@ -114,7 +116,8 @@ pub fn ingest(
     let engine = app.engine();
     let cutoff = app.store.cutoff();
     let mut rejects = Vec::new();
-    let mut records: Vec<Record<'_>> = Vec::new();
+    // In privacy mode each record comes with its text features and is stored without its text.
+    let mut records: Vec<(Record<'_>, Option<TextFeatures>)> = Vec::new();
     let mut batch = BatchBytes::new();
     // Hashes, as the engine keeps them: no allocation per id.
     let mut in_body = HashSet::new();
@@ -173,8 +176,14 @@ pub fn ingest(
             duplicates += 1;
             continue;
         }
-        batch.push(if in_place { item.bytes } else { &scratch }, rec.ts_ms);
-        records.push(rec);
+        if cfg.privacy_mode {
+            let text = engine.text_features(&rec);
+            batch.push(&reduced::encode(&rec, &text), rec.ts_ms);
+            records.push((rec, Some(text)));
+        } else {
+            batch.push(if in_place { item.bytes } else { &scratch }, rec.ts_ms);
+            records.push((rec, None));
+        }
     }
     let rejected = rejects.len() as u64;
     app.metrics
@@ -203,8 +212,12 @@ pub fn ingest(
     // Durable now; a concurrent post may have stored the same request_id meanwhile, and the
     // engine counts it once.
     let mut accepted = 0u64;
-    for rec in &records {
-        match engine.ingest(rec) {
+    for (rec, text) in &records {
+        let ingested = match text {
+            Some(text) => engine.ingest_with(rec, *text),
+            None => engine.ingest(rec),
+        };
+        match ingested {
             Ingested::New => accepted += 1,
             Ingested::Duplicate => duplicates += 1,
         }

@@ -162,6 +162,11 @@ pub async fn run(
             "no tokens configured: every caller may ingest, read and administer (fine on loopback for local use)"
         );
     }
+    if cfg.privacy_mode {
+        tracing::info!(
+            "privacy mode: prompt and system prompt text is reduced to hashes and template keys before it is stored"
+        );
+    }
     let dir = cfg.data_dir.clone();
     let (store, decisions) = tokio::task::spawn_blocking(move || {
         let store = Store::open(&dir)?;
@@ -175,7 +180,7 @@ pub async fn run(
         tokens,
         inflight: Arc::new(Semaphore::new(cfg.max_inflight_batches)),
         store,
-        engine: RwLock::new(Arc::new(Engine::new())),
+        engine: RwLock::new(Arc::new(Engine::with_privacy(cfg.privacy_mode))),
         ready: AtomicBool::new(false),
         writer: RwLock::new(Some(writer)),
         gate: Arc::new(tokio::sync::RwLock::new(())),
@@ -197,8 +202,10 @@ pub async fn run(
         let worker = starter.clone();
         let started = std::time::Instant::now();
         let cutoff = worker.store.cutoff();
+        let privacy = worker.cfg.privacy_mode;
         let replayed =
-            tokio::task::spawn_blocking(move || snapshot::restore(&worker.store, cutoff)).await;
+            tokio::task::spawn_blocking(move || snapshot::restore(&worker.store, cutoff, privacy))
+                .await;
         match replayed {
             Ok(Ok((engine, _, restored))) => {
                 tracing::info!(

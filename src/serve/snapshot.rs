@@ -44,11 +44,16 @@ pub struct Taken {
 
 /// The engine from the latest usable snapshot plus the log after it, or from the whole log.
 /// A snapshot that cannot be read is skipped with a warning: the log alone is enough.
-pub fn restore(store: &Store, cutoff: i64) -> Result<(Engine, Option<u64>, Restored), StoreError> {
+/// With `privacy`, no prompt text is kept, even if the snapshot or the log hold some.
+pub fn restore(
+    store: &Store,
+    cutoff: i64,
+    privacy: bool,
+) -> Result<(Engine, Option<u64>, Restored), StoreError> {
     let started = Instant::now();
     let loaded = match store.read_snapshot()? {
         Some(s) if s.cutoff == cutoff => match Snapshot::decode(&s.bytes) {
-            Ok(snap) => Some((Engine::from_snapshot(snap), s.seq)),
+            Ok(snap) => Some((Engine::from_snapshot(snap, privacy), s.seq)),
             Err(e) => {
                 tracing::warn!("the stored snapshot cannot be read ({e}); replaying the whole log");
                 None
@@ -57,7 +62,7 @@ pub fn restore(store: &Store, cutoff: i64) -> Result<(Engine, Option<u64>, Resto
         _ => None,
     };
     let from_snapshot = loaded.is_some();
-    let (engine, after) = loaded.unwrap_or_else(|| (Engine::new(), None));
+    let (engine, after) = loaded.unwrap_or_else(|| (Engine::with_privacy(privacy), None));
     let before = engine.accepted() + engine.duplicates();
     let last = catch_up(store, &engine, after, cutoff)?.or(after);
     let restored = Restored {

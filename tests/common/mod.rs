@@ -2,6 +2,7 @@
 //! until it is ready, restarting it on the same data directory.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -141,6 +142,13 @@ pub async fn post_json(
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// Confirms a cluster as a campaign.
+pub async fn confirm(c: &reqwest::Client, s: &Server, token: &str, cluster_id: &str) {
+    let decision = serde_json::json!({"decision": "confirm", "cluster_id": cluster_id});
+    let (status, answer) = post_json(c, s, "/v1/decisions", Some(token), &decision).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
 /// Posts NDJSON (its magic bytes say whether it is compressed) and runs detection.
 pub async fn post_and_detect(
     c: &reqwest::Client,
@@ -254,4 +262,37 @@ pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
         .status()
         .expect("kill -TERM");
     child.wait().unwrap()
+}
+
+/// `distillguard scan --format json` of `path` with `args`: the report.
+pub fn scan_json(path: &Path, args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_distillguard"))
+        .args(["scan", "--format", "json", "--quiet"])
+        .args(args)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A report's clusters: id -> (score, accounts).
+pub fn clusters_of(report: &Value) -> BTreeMap<String, (f64, Vec<String>)> {
+    report["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let accounts = c["accounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect();
+            (
+                c["id"].as_str().unwrap().to_string(),
+                (c["score"].as_f64().unwrap(), accounts),
+            )
+        })
+        .collect()
 }

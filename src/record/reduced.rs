@@ -1,0 +1,65 @@
+//! A record reduced for privacy mode: every field but the prompt and system prompt text, and what
+//! the detector derives from that text (hashes, template keys, cue flags). It is what the service
+//! stores in privacy mode, and replaying it gives the state the full record gave.
+
+use super::Record;
+use crate::features::TextFeatures;
+
+/// First byte of a reduced record as stored. A stored contract record is JSON and starts with
+/// `{`; the tag also versions the encoding.
+const TAG: u8 = 0x01;
+
+/// The stored form of `rec` without its text, with the text's features.
+pub fn encode(rec: &Record<'_>, text: &TextFeatures) -> Vec<u8> {
+    let bare = Record {
+        prompt: None,
+        system_prompt: None,
+        ..rec.clone()
+    };
+    let mut out = vec![TAG];
+    postcard::to_io(&(bare, text), &mut out).expect("a reduced record serialises");
+    out
+}
+
+/// The record and text features of a stored reduced record; `None` for anything else (a
+/// stored contract record, or bytes that are not a reduced record).
+pub fn decode(bytes: &[u8]) -> Option<(Record<'static>, TextFeatures)> {
+    let rest = bytes.strip_prefix(&[TAG])?;
+    postcard::from_bytes::<(Record<'static>, TextFeatures)>(rest).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::Lexicon;
+
+    #[test]
+    fn keeps_every_field_but_the_text() {
+        let line = br#"{"ts":"2026-03-02T10:00:00.250Z","account_id":"acct-1","request_id":"r-1","ip":"203.0.113.7","user_agent":"python-httpx/0.27","model":"m-large","messages":[{"role":"system","content":"You are SECRET-SYS."},{"role":"user","content":"Solve SECRET-PROMPT step by step, then give the answer on the last line please"}],"max_tokens":8192,"temperature":0.7,"status":200,"turn":1,"prompt_tokens":80,"completion_tokens":1500,"account_created_at":1772406000,"payment_fingerprint":"pf-9c1e","email_domain":"example.com","country":"DE","asn":64500}"#;
+        let rec = Record::parse(line).unwrap();
+        let text = TextFeatures::of(&rec, &Lexicon::new());
+        assert!(text.prompt.is_some() && text.system_prompt.is_some());
+        let bytes = encode(&rec, &text);
+        for secret in ["SECRET-SYS", "SECRET-PROMPT", "step by step"] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} is stored"
+            );
+        }
+        let (back, text_back) = decode(&bytes).unwrap();
+        assert_eq!(text_back, text);
+        assert_eq!(
+            back,
+            Record {
+                prompt: None,
+                system_prompt: None,
+                ..rec.into_owned()
+            }
+        );
+        assert!(
+            decode(line).is_none(),
+            "a contract record is not a reduced one"
+        );
+        assert!(decode(&bytes[..bytes.len() / 2]).is_none());
+    }
+}
