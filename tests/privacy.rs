@@ -233,3 +233,30 @@ async fn privacy_mode_set_later_shows_no_text_kept_before() {
     let (_, answers) = every_answer(&c, &s).await;
     assert!(!answers.contains(MARKER), "{answers:.2000}");
 }
+
+#[test]
+fn scan_in_privacy_mode_keeps_no_excerpt_of_rejects() {
+    let dir = tempfile::tempdir().unwrap();
+    let rejects = dir.path().join("rejects.ndjson");
+    let input = fixture("mixed.ndjson");
+    let report = scan_json(
+        &input,
+        &["--privacy-mode", "--rejects", rejects.to_str().unwrap()],
+    );
+    let written = std::fs::read_to_string(&rejects).unwrap();
+    assert!(written.lines().count() >= 3, "{written}");
+    for line in written.lines() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(r["excerpt"], "", "{line}");
+        assert!(
+            r["reason"].as_str().is_some_and(|s| !s.is_empty()),
+            "{line}"
+        );
+    }
+    for r in report["rejects"]["first"].as_array().unwrap() {
+        assert_eq!(r["excerpt"], "", "{r}");
+    }
+    // Without the option the excerpts are there (so the test above can fail).
+    let report = scan_json(&input, &[]);
+    assert_ne!(report["rejects"]["first"][0]["excerpt"], "");
+}

@@ -6,7 +6,8 @@ use super::Record;
 use crate::features::TextFeatures;
 
 /// First byte of a reduced record as stored. A stored contract record is JSON and starts with
-/// `{`; the tag also versions the encoding.
+/// `{`; the tag also versions the encoding. The encoding is [`Record`]'s fields in order, so a
+/// change to them needs a new tag, with the old one still decoded: the log holds a window of them.
 const TAG: u8 = 0x01;
 
 /// The stored form of `rec` without its text, with the text's features.
