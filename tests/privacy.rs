@@ -175,6 +175,8 @@ async fn privacy_mode_keeps_no_prompt_text_and_finds_the_same_clusters() {
         expected,
         "the service finds what scan finds"
     );
+    let (_, stats) = get_json(&c, &s, "/v1/stats", Some(TOKEN)).await;
+    assert_eq!(stats["privacy_mode"], true, "{stats}");
     let id = page["clusters"][0]["id"].as_str().unwrap().to_string();
     common::confirm(&c, &s, TOKEN, &id).await;
     let (_, after_decision) = every_answer(&c, &s).await;
@@ -223,6 +225,8 @@ async fn privacy_mode_set_later_shows_no_text_kept_before() {
         answers.contains(MARKER),
         "text is shown without privacy mode"
     );
+    let (_, stats) = get_json(&c, &s, "/v1/stats", Some(TOKEN)).await;
+    assert_eq!(stats["privacy_mode"], false, "{stats}");
     let (st, _) = post_json(&c, &s, "/v1/admin/snapshot", Some(TOKEN), &json!({})).await;
     assert_eq!(st, 200);
     drop(s);

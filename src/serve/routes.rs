@@ -381,6 +381,7 @@ async fn stats(State(app): State<AppState>, caller: Caller) -> Result<Json<Value
     let m = &app.metrics;
     Ok(Json(json!({
         "ready": app.is_ready(),
+        "privacy_mode": app.cfg.privacy_mode,
         "records_accepted": engine.accepted(),
         "duplicates": engine.duplicates(),
         "accounts": engine.accounts(),
