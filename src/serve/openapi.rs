@@ -266,7 +266,7 @@ pub fn document() -> Value {
                     "size": {"type": "integer"}, "requests": {"type": "integer"},
                     "first_seen": {"type": "string"}, "last_seen": {"type": "string"},
                     "shared": {"type": "array", "items": {"type": "object"}},
-                    "examples": {"type": "array", "items": {"type": "string"}, "description": "empty without the read scope"},
+                    "examples": {"type": "array", "items": {"type": "string"}, "description": "example prompts; empty without the read scope, and always in privacy mode"},
                     "members": {"type": "array", "items": {"type": "object"}},
                     "review": {"type": "object", "description": "status (open, confirmed, dismissed), the decision that set it, grew_from when a dismissed cluster grew, and related: the confirmed or dismissed clusters that held some of its accounts"},
                     "strongest": {"type": "string", "description": "the strongest signals in short words"}}},
