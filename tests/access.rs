@@ -349,7 +349,7 @@ fn no_command_line_flag_takes_a_token() {
 }
 
 #[test]
-fn a_tokens_file_other_users_can_read_is_refused() {
+fn a_file_of_tokens_other_users_can_read_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let tokens_file = dir.path().join("tokens.toml");
     write_tokens_file(&tokens_file);
@@ -367,6 +367,21 @@ fn a_tokens_file_other_users_can_read_is_refused() {
         "{err}"
     );
     assert!(!err.contains(ALL), "the error shows a token: {err}");
+
+    // So is a configuration file that holds tokens; one without tokens may be world-readable.
+    let config = dir.path().join("distillguard.toml");
+    std::fs::copy(&tokens_file, &config).unwrap();
+    set_mode(&config, 0o644);
+    let out = Command::new(env!("CARGO_BIN_EXE_distillguard"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("holds tokens"), "{err}");
 }
 
 const MARKER: &str = "qx7-leak-marker";

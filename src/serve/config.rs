@@ -139,7 +139,7 @@ pub enum ConfigError {
     #[error("{origin}: {message}")]
     Invalid { origin: String, message: String },
     #[error(
-        "{}: the tokens file can be read by other users (mode {mode:o}); \
+        "{}: holds tokens and can be read by other users (mode {mode:o}); \
          make it private with `chmod 600 {}`",
         path.display(),
         path.display()
@@ -164,6 +164,9 @@ impl Config {
                 let table = text
                     .parse::<toml::Table>()
                     .map_err(|e| invalid(path.display(), e))?;
+                if table.contains_key("tokens") {
+                    check_private(path)?;
+                }
                 (table, path.display().to_string())
             }
             None => (toml::Table::new(), "configuration".to_string()),
@@ -243,7 +246,7 @@ impl Config {
     }
 }
 
-/// A file of secrets that other users may read is refused, as ssh refuses such a key.
+/// A file holding tokens that other users may read is refused, as ssh refuses such a key.
 fn check_private(path: &Path) -> Result<(), ConfigError> {
     #[cfg(unix)]
     {
@@ -453,6 +456,13 @@ mod tests {
             "DISTILLGUARD_PRIVACY_MODE" => Some("true".to_string()),
             _ => None,
         };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let e = Config::load_with(Some(&path), env).unwrap_err();
+            assert!(e.to_string().contains("holds tokens"), "{e}");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         let c = Config::load_with(Some(&path), env).unwrap();
         assert!(c.privacy_mode);
         assert!(!Config::default().privacy_mode, "text is kept unless asked");
