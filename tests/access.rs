@@ -546,6 +546,7 @@ async fn exercise(c: &reqwest::Client, url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_prompt_text_or_token_in_the_service_logs() {
+    // Text logs with prompt text kept; JSON logs in privacy mode.
     for json_logs in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         let tokens_file = dir.path().join("tokens.toml");
@@ -565,6 +566,10 @@ async fn no_prompt_text_or_token_in_the_service_logs() {
                 ("DISTILLGUARD_MAX_BODY_BYTES", "256KiB"),
                 // Every account is a finding, so every read route has something to show.
                 ("DISTILLGUARD_MIN_SCORE", "0"),
+                (
+                    "DISTILLGUARD_PRIVACY_MODE",
+                    if json_logs { "true" } else { "false" },
+                ),
             ],
             &out,
             &err,
