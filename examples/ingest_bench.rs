@@ -2,8 +2,9 @@
 //! posting simulator records over HTTP, each post answered only after its commit (fsync).
 //!
 //! ```sh
-//! cargo run --release --example ingest_bench -- [RECORDS] [BATCH] [CLIENTS,...]
+//! cargo run --release --example ingest_bench -- [RECORDS] [BATCH] [CLIENTS,...] [privacy]
 //! cargo run --release --example ingest_bench -- 200000 1000 1,4,8
+//! cargo run --release --example ingest_bench -- 200000 1000 1,4,8 privacy   # privacy mode
 //! ```
 //! Also times the replay of the log when the service starts again on the same data.
 
@@ -24,6 +25,11 @@ async fn main() {
     let clients: Vec<usize> = args.get(2).map_or(vec![1, 4, 8], |a| {
         a.split(',').map(|c| c.parse().unwrap()).collect()
     });
+    let privacy = args.get(3).is_some_and(|a| a == "privacy");
+    let config = |dir: &std::path::Path| distillguard::serve::config::Config {
+        privacy_mode: privacy,
+        ..common::config(dir)
+    };
 
     let sim_dir = tempfile::tempdir().unwrap();
     let mut sim = SimConfig::standard(3);
@@ -51,15 +57,16 @@ async fn main() {
     let bodies: Arc<Vec<Vec<u8>>> =
         Arc::new(records.chunks(batch).map(|c| c.join(&b'\n')).collect());
     println!(
-        "{} records ({:.0} bytes each on average), batches of {batch}, {} posts",
+        "{} records ({:.0} bytes each on average), batches of {batch}, {} posts{}",
         total,
         bytes as f64 / total as f64,
-        bodies.len()
+        bodies.len(),
+        if privacy { ", privacy mode" } else { "" }
     );
 
     for &n in &clients {
         let data = tempfile::tempdir().unwrap();
-        let server = common::LocalServer::start(common::config(data.path())).await;
+        let server = common::LocalServer::start(config(data.path())).await;
         let client = reqwest::Client::new();
         let next = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
@@ -100,9 +107,10 @@ async fn main() {
         assert_eq!(done as usize, total);
         let stats = common::get(&client, &server.url, "/v1/stats").await;
         let commits = stats["log"]["commits_since_start"].as_f64().unwrap();
+        let log_mb = stats["log"]["bytes"].as_f64().unwrap() / 1e6;
         println!(
             "clients {n:>2}: {:>8.0} records/s ({:.1} MB/s, {:.0} posts/s, {:.1} posts per commit, \
-             post p50 {:.1} ms, p99 {:.1} ms, {:.2} s)",
+             post p50 {:.1} ms, p99 {:.1} ms, {:.2} s, log {log_mb:.1} MB)",
             total as f64 / secs,
             bytes as f64 / secs / 1e6,
             bodies.len() as f64 / secs,
@@ -114,7 +122,7 @@ async fn main() {
         server.stop().await;
         if n == *clients.last().unwrap() {
             let started = Instant::now();
-            let server = common::LocalServer::start(common::config(data.path())).await;
+            let server = common::LocalServer::start(config(data.path())).await;
             let secs = started.elapsed().as_secs_f64();
             let stats = common::get(&client, &server.url, "/v1/stats").await;
             let restored = &stats["snapshot"]["restored_at_start"];

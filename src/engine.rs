@@ -128,10 +128,6 @@ impl Engine {
         }
     }
 
-    pub fn privacy(&self) -> bool {
-        self.privacy
-    }
-
     /// What the detector takes from a record's text.
     pub fn text_features(&self, rec: &Record<'_>) -> TextFeatures {
         TextFeatures::of(rec, &self.lexicon)
@@ -394,6 +390,51 @@ mod tests {
         assert_eq!(restored.accepted(), whole.accepted());
         assert_eq!(restored.duplicates(), whole.duplicates() + 1);
         assert!(Snapshot::decode(&bytes[..bytes.len() / 2]).is_err());
+    }
+
+    #[test]
+    fn privacy_mode_keeps_no_text_and_detects_the_same() {
+        let lines = sample_lines();
+        let (plain, private) = (Engine::new(), Engine::with_privacy(true));
+        ingest(&plain, &lines);
+        ingest(&private, &lines);
+        let cfg = DetectConfig::default();
+        let (a, b) = (plain.detect(&cfg), private.detect(&cfg));
+        let shape = |cs: &[Cluster]| -> Vec<(String, f64, Vec<String>)> {
+            cs.iter()
+                .map(|c| (c.id.clone(), c.score, c.accounts.clone()))
+                .collect()
+        };
+        assert!(!a.is_empty());
+        assert_eq!(shape(&a), shape(&b));
+        assert!(a[0].examples.len() > 1);
+        assert!(b.iter().all(|c| c.examples.is_empty()));
+        let system = |cs: &[Cluster]| -> Vec<String> {
+            cs.iter()
+                .flat_map(|c| &c.shared)
+                .filter(|s| s.attribute == "system_prompt")
+                .map(|s| s.value.clone())
+                .collect()
+        };
+        assert!(
+            system(&b).iter().all(|v| v.starts_with('#')),
+            "{:?}",
+            system(&b)
+        );
+        assert_eq!(system(&a).len(), system(&b).len());
+        // A snapshot written with text loses it when loaded in privacy mode.
+        let loaded =
+            Engine::from_snapshot(Snapshot::decode(&plain.snapshot().encode()).unwrap(), true);
+        assert_eq!(shape(&loaded.detect(&cfg)), shape(&a));
+        let member = &a[0].accounts[0];
+        assert!(loaded.account(member).unwrap().examples.is_empty());
+        assert!(!plain.account(member).unwrap().examples.is_empty());
+        assert!(loaded.detect(&cfg).iter().all(|c| {
+            c.examples.is_empty()
+                && system(std::slice::from_ref(c))
+                    .iter()
+                    .all(|v| v.starts_with('#'))
+        }));
     }
 
     #[test]
