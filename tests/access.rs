@@ -591,6 +591,11 @@ async fn no_prompt_text_or_token_in_the_service_logs() {
             }
         }
         assert!(!logs.contains(MARKER), "prompt text in the logs:\n{logs}");
+        if json_logs {
+            // Privacy mode: LiteLLM payloads and mapped records are reduced like the rest.
+            let found = common::files_holding(&data, MARKER.as_bytes());
+            assert!(found.is_empty(), "prompt text stored in {found:?}");
+        }
         for (token, ..) in FILE_TOKENS {
             assert!(!logs.contains(token), "a token in the logs");
         }

@@ -2,13 +2,12 @@
 //! prompt text is written to disk, kept, or answered, and detection finds the same clusters.
 
 use std::io::Read;
-use std::path::Path;
 
 use serde_json::{Value, json};
 
 mod common;
 
-use common::{Server, clusters_of, fixture, get_json, post_json, scan_json};
+use common::{Server, clusters_of, files_holding, fixture, get_json, post_json, scan_json};
 
 const MARKER: &str = "qx7-private-marker";
 const TOKEN: &str = "privacy-all-scopes";
@@ -49,24 +48,6 @@ fn marked_sample() -> Vec<String> {
             v.to_string()
         })
         .collect()
-}
-
-/// Every file below `dir` that holds `needle`.
-fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(files_holding(&path, needle));
-        } else if std::fs::read(&path)
-            .unwrap()
-            .windows(needle.len())
-            .any(|w| w == needle)
-        {
-            found.push(path.display().to_string());
-        }
-    }
-    found
 }
 
 /// Every answer a reader can get about the current findings, as text.
