@@ -59,6 +59,8 @@ pub struct Metrics {
     pub records_duplicate: AtomicU64,
     pub batches_accepted: AtomicU64,
     pub batches_refused_busy: AtomicU64,
+    /// Posts answered 503 because their batch could not be committed.
+    pub batches_refused_storage: AtomicU64,
     pub detection_runs: AtomicU64,
     pub detection_seconds: Histogram,
     pub compactions: AtomicU64,
@@ -136,6 +138,12 @@ impl Metrics {
             "distillguard_batches_busy_total",
             "Posts answered 503 because too many were in flight.",
             &self.batches_refused_busy,
+        );
+        counter(
+            &mut out,
+            "distillguard_batches_storage_failed_total",
+            "Posts answered 503 because the log could not be written (disk full, read-only, I/O error).",
+            &self.batches_refused_storage,
         );
         counter(
             &mut out,

@@ -401,6 +401,7 @@ async fn stats(State(app): State<AppState>, caller: Caller) -> Result<Json<Value
             "rejected": m.records_rejected.load(Relaxed),
             "batches": m.batches_accepted.load(Relaxed),
             "busy": m.batches_refused_busy.load(Relaxed),
+            "storage_failed": m.batches_refused_storage.load(Relaxed),
         },
         "snapshot": {
             "last": app.last_snapshot.lock().expect("snapshot record").clone(),

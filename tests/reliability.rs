@@ -1,0 +1,263 @@
+//! The service under failing disks: a real full filesystem (a small tmpfs) under the data
+//! directory. Needs root to mount; without it the test says why and passes without running.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+mod common;
+
+use common::{Server, get_json};
+
+/// A filesystem mounted on a fresh directory, unmounted when dropped.
+struct Mounted {
+    dir: tempfile::TempDir,
+}
+
+/// Runs a command; `Err` with its output when it fails or cannot start.
+fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
+    match Command::new(cmd).args(args).output() {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(format!(
+            "{cmd} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!("{cmd}: {e}")),
+    }
+}
+
+impl Mounted {
+    /// A tmpfs of `size`; `None`, with the reason printed, when mounting is not allowed here.
+    fn tmpfs(size: &str) -> Option<Mounted> {
+        let dir = tempfile::tempdir().unwrap();
+        let point = dir.path().join("mnt");
+        std::fs::create_dir(&point).unwrap();
+        let opts = format!("size={size}");
+        let p = point.to_str().unwrap();
+        skip_unless(run("mount", &["-t", "tmpfs", "-o", &opts, "tmpfs", p]))?;
+        Some(Mounted { dir })
+    }
+
+    /// A small ext4 image on a loop device that turns read-only on its first error, as
+    /// production filesystems are usually mounted.
+    fn ext4() -> Option<Mounted> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("mnt")).unwrap();
+        let img = dir.path().join("disk.img");
+        std::fs::File::create(&img)
+            .unwrap()
+            .set_len(64 << 20)
+            .unwrap();
+        skip_unless(run("mkfs.ext4", &["-q", img.to_str().unwrap()]))?;
+        let m = Mounted { dir };
+        skip_unless(m.mount_image())?;
+        Some(m)
+    }
+
+    fn mount_image(&self) -> Result<(), String> {
+        let img = self.dir.path().join("disk.img");
+        let opts = "loop,errors=remount-ro";
+        run(
+            "mount",
+            &[
+                "-o",
+                opts,
+                img.to_str().unwrap(),
+                self.path().to_str().unwrap(),
+            ],
+        )
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("mnt")
+    }
+
+    /// What an administrator does to a filesystem that went read-only: unmount, check, mount.
+    /// The service must have closed its log for the unmount to succeed.
+    fn repair(&self) {
+        let p = self.path();
+        let mut tries = 0;
+        while let Err(e) = run("umount", &[p.to_str().unwrap()]) {
+            tries += 1;
+            assert!(tries < 50, "the service keeps the filesystem busy: {e}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let img = self.dir.path().join("disk.img");
+        // e2fsck exits 1 when it fixed something, which is the expected case here.
+        let _ = Command::new("e2fsck").args(["-fy"]).arg(&img).output();
+        self.mount_image().unwrap();
+    }
+
+    /// Forces an ext4 error, after which the kernel remounts the filesystem read-only.
+    fn fail_read_only(&self) {
+        let out = Command::new("findmnt")
+            .args(["-no", "SOURCE"])
+            .arg(self.path())
+            .output()
+            .unwrap();
+        let dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let name = dev.rsplit('/').next().unwrap();
+        std::fs::write(format!("/sys/fs/ext4/{name}/trigger_fs_error"), "1").unwrap();
+        assert!(std::fs::write(self.path().join("probe"), "x").is_err());
+    }
+}
+
+fn skip_unless(r: Result<(), String>) -> Option<()> {
+    r.map_err(|e| eprintln!("skipped: {e} (needs root and mount)"))
+        .ok()
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.path()).status();
+    }
+}
+
+/// Writes zeros into `path` until the filesystem is full.
+fn fill(path: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = vec![0u8; 64 << 10];
+    while f.write_all(&chunk).is_ok() {}
+    // The last partial chunk too, byte by byte would be slow; what is left is below 64 KiB.
+    let _ = f.sync_all();
+}
+
+fn batch(prefix: &str, n: usize) -> Vec<u8> {
+    let mut out = String::new();
+    for i in 0..n {
+        out.push_str(&format!(
+            "{{\"ts\":{},\"account_id\":\"a{}\",\"request_id\":\"{prefix}-{i}\",\"prompt\":\"{}\"}}\n",
+            1_772_409_600 + i,
+            i % 5,
+            "p".repeat(400)
+        ));
+    }
+    out.into_bytes()
+}
+
+struct Answer {
+    status: u16,
+    retry_after: Option<String>,
+    duplicates: Option<u64>,
+}
+
+async fn post(c: &reqwest::Client, s: &Server, body: Vec<u8>) -> Answer {
+    let r = c
+        .post(s.url("/v1/logs"))
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let retry_after = r
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    let v: serde_json::Value =
+        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap_or_default();
+    Answer {
+        status,
+        retry_after,
+        duplicates: v["duplicates"].as_u64(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_answered_503_and_ingest_recovers_when_space_returns() {
+    let Some(fs) = Mounted::tmpfs("16m") else {
+        return;
+    };
+    let data: PathBuf = fs.path().join("data");
+    let s = Server::start(&data, &[]);
+    let c = reqwest::Client::new();
+    const N: usize = 50;
+    let mut acked = Vec::new();
+    let first = batch("before", N);
+    assert_eq!(post(&c, &s, first.clone()).await.status, 200);
+
+    acked.push(first);
+
+    // Leave the log no room to grow.
+    let filler = fs.path().join("filler");
+    fill(&filler);
+    let mut refused = 0;
+    for b in 0..400 {
+        let body = batch(&format!("full{b}"), N);
+        let a = post(&c, &s, body.clone()).await;
+        match a.status {
+            200 => acked.push(body),
+            503 => {
+                assert_eq!(a.retry_after.as_deref(), Some("5"));
+                refused += 1;
+                if refused == 3 {
+                    break;
+                }
+            }
+            st => panic!("status {st}"),
+        }
+    }
+    assert_eq!(refused, 3, "the disk never filled");
+    // Still serving, and saying why.
+    let (st, stats) = get_json(&c, &s, "/v1/stats", None).await;
+    assert_eq!(st, 200);
+    assert_eq!(stats["since_start"]["storage_failed"].as_u64(), Some(3));
+
+    // Space returns: the same service takes posts again, without a restart.
+    std::fs::remove_file(&filler).unwrap();
+    let after = batch("after", N);
+    let a = post(&c, &s, after.clone()).await;
+    assert_eq!(a.status, 200, "ingest did not recover");
+    acked.push(after);
+
+    // Every acknowledged batch is durable: after a crash each is there, once.
+    let s = s.restart();
+    let (_, stats) = get_json(&c, &s, "/v1/stats", None).await;
+    assert_eq!(
+        stats["records_accepted"].as_u64(),
+        Some((acked.len() * N) as u64),
+        "{stats}"
+    );
+    for body in acked {
+        let a = post(&c, &s, body).await;
+        assert_eq!((a.status, a.duplicates), (200, Some(N as u64)));
+    }
+    drop(s);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filesystem_gone_read_only_is_answered_503_and_ingest_recovers_after_repair() {
+    let Some(fs) = Mounted::ext4() else {
+        return;
+    };
+    let s = Server::start(&fs.path().join("data"), &[]);
+    let c = reqwest::Client::new();
+    const N: usize = 50;
+    let before = batch("before", N);
+    assert_eq!(post(&c, &s, before.clone()).await.status, 200);
+
+    fs.fail_read_only();
+    for b in 0..2 {
+        let a = post(&c, &s, batch(&format!("ro{b}"), N)).await;
+        assert_eq!((a.status, a.retry_after.as_deref()), (503, Some("5")));
+    }
+    // The service let go of the file, so the filesystem can be repaired under it.
+    fs.repair();
+    let after = batch("after", N);
+    assert_eq!(post(&c, &s, after.clone()).await.status, 200);
+
+    let s = s.restart();
+    let (_, stats) = get_json(&c, &s, "/v1/stats", None).await;
+    assert_eq!(
+        stats["records_accepted"].as_u64(),
+        Some(2 * N as u64),
+        "{stats}"
+    );
+    for body in [before, after] {
+        let a = post(&c, &s, body).await;
+        assert_eq!((a.status, a.duplicates), (200, Some(N as u64)));
+    }
+}
