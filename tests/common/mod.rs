@@ -2,6 +2,8 @@
 //! until it is ready, restarting it on the same data directory.
 #![allow(dead_code)]
 
+pub mod crash;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -150,6 +152,19 @@ pub async fn post_json(
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// POSTs an NDJSON body to `url`, without a token.
+pub async fn post_ndjson(
+    c: &reqwest::Client,
+    url: &str,
+    body: Vec<u8>,
+) -> reqwest::Result<reqwest::Response> {
+    c.post(url)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+}
+
 /// Posts NDJSON (its magic bytes say whether it is compressed) and runs detection.
 pub async fn post_and_detect(
     c: &reqwest::Client,
@@ -180,7 +195,7 @@ pub fn spawn_serve<'a>(
     log: &str,
     env: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_distillguard"))
+    let mut child = Command::new(binary())
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("RUST_LOG", log)
@@ -199,4 +214,18 @@ pub fn spawn_serve<'a>(
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
     (child, url)
+}
+
+/// The `distillguard` binary: cargo names it for tests; an example finds it beside its own
+/// directory (`target/PROFILE/examples/..`), so build the binary first.
+pub fn binary() -> PathBuf {
+    if let Some(p) = option_env!("CARGO_BIN_EXE_distillguard") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("own path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    dir.join("distillguard")
 }
