@@ -1,9 +1,13 @@
-//! The service under failing disks: a real full filesystem (a small tmpfs) under the data
-//! directory. Needs root to mount; without it the test says why and passes without running.
+//! The service under crashes and failing disks: cycles of SIGKILL during concurrent ingest; a
+//! real full filesystem (a small tmpfs) and an ext4 the kernel turns read-only under the data
+//! directory. The disk tests need root to mount; without it they say why and pass without
+//! running.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod common;
 
@@ -260,4 +264,116 @@ async fn a_filesystem_gone_read_only_is_answered_503_and_ingest_recovers_after_r
         let a = post(&c, &s, body).await;
         assert_eq!((a.status, a.duplicates), (200, Some(N as u64)));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crash_cycles_lose_and_double_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = common::crash::Options {
+        cycles: 3,
+        posters: 4,
+        records_per_batch: 50,
+        seed: 7,
+        kill_after_ms: 100..300,
+    };
+    let cycles = common::crash::run(dir.path(), &opts, |_, _| {}).await;
+    for (i, c) in cycles.iter().enumerate() {
+        assert_eq!((c.lost, c.doubled), (0, 0), "cycle {i}: {c:?}");
+        assert!(
+            c.acked_batches > 0,
+            "cycle {i}: nothing acknowledged before the kill"
+        );
+    }
+    // The log holds at least what was acknowledged, and no more than was posted.
+    let acked: usize = cycles.iter().map(|c| c.acked_batches).sum();
+    assert!(cycles[2].stored >= acked * 50, "{cycles:?}");
+}
+
+/// Seconds until the server closes a connection on which `send` wrote what it wanted (and then
+/// stalls); `None` if it was still open after `limit`.
+fn closed_after(host: &str, send: impl FnOnce(&mut TcpStream), limit: Duration) -> Option<f64> {
+    let mut s = TcpStream::connect(host).unwrap();
+    let started = Instant::now();
+    send(&mut s);
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(started.elapsed().as_secs_f64()),
+            Ok(_) => continue, // an answer before the close
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Some(started.elapsed().as_secs_f64());
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+#[test]
+fn slow_and_idle_connections_are_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        dir.path(),
+        &[
+            ("DISTILLGUARD_HEADER_TIMEOUT", "1s"),
+            ("DISTILLGUARD_BODY_TIMEOUT", "1s"),
+            ("DISTILLGUARD_MAX_CONNECTIONS", "8"),
+        ],
+    );
+    let host = s.url.strip_prefix("http://").unwrap().to_string();
+    let limit = Duration::from_secs(5);
+
+    // Connects and sends nothing.
+    let t = closed_after(&host, |_| {}, limit).expect("an idle connection stayed open");
+    assert!(t < 2.5, "{t}");
+    // Slowloris: a header line every 300 ms, never the end of the headers.
+    let t = closed_after(
+        &host,
+        |s| {
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            for i in 0..6 {
+                std::thread::sleep(Duration::from_millis(300));
+                if s.write_all(format!("X-Slow-{i}: y\r\n").as_bytes())
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        },
+        limit,
+    )
+    .expect("a slowloris connection stayed open");
+    assert!(t < 3.0, "{t}");
+    // A keep-alive connection left idle after its answer.
+    let t = closed_after(
+        &host,
+        |s| {
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap()
+        },
+        limit,
+    )
+    .expect("an idle keep-alive connection stayed open");
+    assert!(t < 2.5, "{t}");
+    // A body that stops arriving: 408, then the connection goes.
+    let mut c = TcpStream::connect(&host).unwrap();
+    c.write_all(
+        b"POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nContent-Length: 1000\r\n\r\n{\"ts\":",
+    )
+    .unwrap();
+    c.set_read_timeout(Some(limit)).unwrap();
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+
+    // More stalled connections than allowed at once: the service still answers once they are
+    // timed out, and it never crashed.
+    let stalled: Vec<TcpStream> = (0..16)
+        .map(|_| TcpStream::connect(&host).unwrap())
+        .collect();
+    let started = Instant::now();
+    assert_eq!(common::status_of_get(&s.url("/healthz")).unwrap(), 200);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(stalled);
 }

@@ -51,6 +51,13 @@ pub struct Config {
     /// Time allowed for a post's body to arrive once its headers are in.
     #[serde(deserialize_with = "duration")]
     pub body_timeout: Duration,
+    /// Time allowed for a request's headers to arrive; an idle keep-alive connection is closed
+    /// after the same time.
+    #[serde(deserialize_with = "duration")]
+    pub header_timeout: Duration,
+    /// Connections open at once; more wait to be accepted.
+    #[serde(deserialize_with = "lenient")]
+    pub max_connections: usize,
     #[serde(deserialize_with = "tokens")]
     pub tokens: Vec<TokenEntry>,
     /// A TOML file with `[[tokens]]` entries, read at startup (keeps secrets out of the config).
@@ -81,6 +88,8 @@ impl Default for Config {
             max_record_bytes: 1 << 20,
             max_inflight_batches: 16,
             body_timeout: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(30),
+            max_connections: 1024,
             tokens: Vec::new(),
             tokens_file: None,
             insecure_no_auth: false,
@@ -115,6 +124,8 @@ pub const SETTINGS: &[&str] = &[
     "max_record_bytes",
     "max_inflight_batches",
     "body_timeout",
+    "header_timeout",
+    "max_connections",
     "tokens",
     "tokens_file",
     "insecure_no_auth",
@@ -196,6 +207,7 @@ impl Config {
             ("max_decompressed_bytes", self.max_decompressed_bytes),
             ("max_record_bytes", self.max_record_bytes),
             ("max_inflight_batches", self.max_inflight_batches),
+            ("max_connections", self.max_connections),
         ] {
             if v == 0 {
                 return Err(format!("{name} must be above 0"));
@@ -211,6 +223,7 @@ impl Config {
             ("compact_interval", self.compact_interval),
             ("snapshot_interval", self.snapshot_interval),
             ("body_timeout", self.body_timeout),
+            ("header_timeout", self.header_timeout),
         ] {
             if d.is_zero() {
                 return Err(format!("{name} must be above 0"));

@@ -11,6 +11,7 @@ pub mod decisions;
 pub mod detection;
 pub mod error;
 pub mod ingest;
+pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod review;
@@ -244,9 +245,11 @@ pub async fn run(
         }
     };
     let router = routes::router(app.clone());
-    axum::serve(listener, router)
-        .with_graceful_shutdown(stop)
-        .await?;
+    let limits = listen::Limits {
+        header_timeout: app.cfg.header_timeout,
+        max_connections: app.cfg.max_connections,
+    };
+    listen::serve(listener, router, limits, stop).await?;
 
     tracing::info!("shutting down: stopped accepting, committing what is queued");
     background.abort();
