@@ -594,6 +594,66 @@ mod tests {
         assert!(store.read_snapshot().unwrap().is_none());
     }
 
+    /// Opens a copy of the log made of `bytes` in a fresh directory.
+    fn open_copy(bytes: &[u8]) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), bytes).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    /// redb commits in one phase: it writes the new pages and the header that makes them the
+    /// primary, then fsyncs once, and at open after a crash checks the primary's checksums and
+    /// falls back to the previous commit when they fail. Built here: the header of the last
+    /// commit reached the disk and its pages did not (they hold what was there before), and
+    /// garbage past the end of the file, as a torn extension would leave. The commit before is
+    /// whole either way, and a later commit works.
+    #[test]
+    fn a_torn_last_commit_falls_back_to_the_one_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .append(&[batch(&[("acknowledged", 10)]).finish()])
+            .unwrap();
+        // What the disk holds after the first commit's fsync; the service is still running.
+        let before = std::fs::read(&path).unwrap();
+        let big = "x".repeat(20_000);
+        store
+            .append(&[batch(&[(&big, 20), ("lost", 30)]).finish()])
+            .unwrap();
+        let after = std::fs::read(&path).unwrap();
+        drop(store);
+
+        // As a check of the copy: the file as it was holds both commits.
+        let (_d, whole) = open_copy(&after);
+        assert_eq!(all(&whole).len(), 3);
+
+        assert_ne!(
+            before[..HEADER_BYTES],
+            after[..HEADER_BYTES],
+            "the header moved on"
+        );
+        let mut torn = before.clone();
+        torn.resize(after.len().max(before.len()), 0);
+        torn[..HEADER_BYTES].copy_from_slice(&after[..HEADER_BYTES]);
+        let (_d, store) = open_copy(&torn);
+        assert_eq!(all(&store), ["acknowledged"]);
+        store.append(&[batch(&[("next", 40)]).finish()]).unwrap();
+        assert_eq!(all(&store), ["acknowledged", "next"]);
+
+        let mut tail = before;
+        tail.extend((0..65_536u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+        let (_d, store) = open_copy(&tail);
+        assert_eq!(all(&store), ["acknowledged"]);
+        store.append(&[batch(&[("next", 40)]).finish()]).unwrap();
+        assert_eq!(all(&store), ["acknowledged", "next"]);
+    }
+
+    /// The size of redb's database header (its god byte and both commit slots), from its
+    /// design document.
+    const HEADER_BYTES: usize = 320;
+
     #[test]
     fn writer_acknowledges_after_commit() {
         let dir = tempfile::tempdir().unwrap();
