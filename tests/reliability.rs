@@ -377,3 +377,62 @@ fn slow_and_idle_connections_are_closed() {
     assert!(started.elapsed() < Duration::from_secs(5));
     drop(stalled);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_removes_old_data_and_the_store_stops_growing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[("DISTILLGUARD_WINDOW", "1h")]);
+    let c = reqwest::Client::new();
+    const STEP_S: i64 = 300; // a batch every five minutes of log time: 12 per window
+    const PER_WINDOW: i64 = 3600 / STEP_S;
+    const N: usize = 200;
+    let t0: i64 = 1_772_409_600;
+    let mut sizes = Vec::new();
+    for step in 0..PER_WINDOW * 8 {
+        let ts = t0 + step * STEP_S;
+        let mut body = String::new();
+        for i in 0..N {
+            body.push_str(&format!(
+                "{{\"ts\":{},\"account_id\":\"a{}\",\"request_id\":\"s{step}-{i}\",\"prompt\":\"{}\"}}\n",
+                ts + i as i64 % STEP_S,
+                i % 40,
+                "q".repeat(300)
+            ));
+        }
+        let r = common::post_ndjson(&c, &s.url("/v1/logs"), body.into_bytes())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let r = c.post(s.url("/v1/admin/compact")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        if (step + 1) % PER_WINDOW == 0 {
+            let (_, stats) = get_json(&c, &s, "/v1/stats", None).await;
+            let bytes = stats["log"]["bytes"].as_u64().unwrap();
+            let batches = stats["log"]["batches"].as_u64().unwrap();
+            let records = stats["records_accepted"].as_u64().unwrap();
+            eprintln!(
+                "window {}: {batches} batches, {records} records, {bytes} bytes",
+                sizes.len() + 1
+            );
+            // Only the last hour (and the batch straddling its start) is kept.
+            assert!(batches <= PER_WINDOW as u64 + 1, "{stats}");
+            assert!(records <= (PER_WINDOW as u64 + 1) * N as u64, "{stats}");
+            let ms = |k: &str| {
+                distillguard::record::parse_rfc3339_ms(stats[k].as_str().unwrap()).unwrap()
+            };
+            assert!(
+                ms("last_seen") - ms("first_seen") < (3600 + STEP_S) * 1000,
+                "{stats}"
+            );
+            sizes.push(bytes);
+        }
+    }
+    // Once the first windows have passed, the file stops growing: freed pages are reused.
+    let settled = *sizes[..3].iter().max().unwrap();
+    let last = *sizes.last().unwrap();
+    assert!(
+        sizes[3..].iter().all(|&b| b <= settled * 5 / 4),
+        "the store kept growing: {sizes:?}"
+    );
+    assert!(last > 0);
+}
