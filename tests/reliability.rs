@@ -436,3 +436,34 @@ async fn retention_removes_old_data_and_the_store_stops_growing() {
     );
     assert!(last > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_twice_its_capacity_the_service_refuses_with_retry_after_and_recovers() {
+    use common::load;
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[("DISTILLGUARD_MAX_INFLIGHT_BATCHES", "4")]);
+    let url = s.url("/v1/logs");
+    let pid = s.child.id();
+    const BATCH: usize = 500;
+    let phase = Duration::from_secs(2);
+    let capacity = load::closed_loop(&url, 4, BATCH, phase).await;
+    let per_s = capacity.records_per_s() / BATCH as f64;
+    let over = load::open_loop(&url, 2.0 * per_s, BATCH, phase, 1024).await;
+    let after = load::open_loop(&url, 0.5 * per_s, BATCH, phase, 1024).await;
+    let (peak_kib, _) = load::rss_kib(pid).unwrap();
+    eprintln!("capacity {capacity:?}\n2x {over:?}\n0.5x {after:?}\npeak {peak_kib} KiB");
+
+    assert!(over.refused_with_retry_after > 0, "{over:?}");
+    for t in [&capacity, &over, &after] {
+        assert_eq!(t.refused_without_retry_after, 0, "{t:?}");
+        assert!(t.other.is_empty(), "{t:?}");
+        assert_eq!(t.failed, 0, "{t:?}");
+    }
+    // Load back to half: (nearly) every post taken again; a slow moment on a shared machine
+    // may still refuse one.
+    assert!(after.ok > 0);
+    assert!(after.refused_with_retry_after * 10 <= after.ok, "{after:?}");
+    // Posts in flight are bounded (4 × (16 + 64) MiB at the very worst); these are small.
+    assert!(peak_kib < 512 << 10, "peak RSS {peak_kib} KiB");
+    assert_eq!(common::status_of_get(&s.url("/healthz")).unwrap(), 200);
+}
