@@ -356,16 +356,21 @@ fn slow_and_idle_connections_are_closed() {
     )
     .expect("an idle keep-alive connection stayed open");
     assert!(t < 2.5, "{t}");
-    // A body that stops arriving: 408, then the connection goes.
-    let mut c = TcpStream::connect(&host).unwrap();
-    c.write_all(
-        b"POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\nContent-Length: 1000\r\n\r\n{\"ts\":",
-    )
-    .unwrap();
-    c.set_read_timeout(Some(limit)).unwrap();
-    let mut answer = String::new();
-    let _ = c.read_to_string(&mut answer);
-    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // A body that stops arriving, on a log post and on a decision: 408, then the connection goes.
+    for (path, ct) in [
+        ("/v1/logs", "application/x-ndjson"),
+        ("/v1/decisions", "application/json"),
+    ] {
+        let mut c = TcpStream::connect(&host).unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {ct}\r\nContent-Length: 1000\r\n\r\n{{"
+        );
+        c.write_all(head.as_bytes()).unwrap();
+        c.set_read_timeout(Some(limit)).unwrap();
+        let mut answer = String::new();
+        let _ = c.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+    }
 
     // More stalled connections than allowed at once: the service still answers once they are
     // timed out, and it never crashed.
