@@ -472,3 +472,42 @@ async fn at_twice_its_capacity_the_service_refuses_with_retry_after_and_recovers
     assert!(peak_kib < 512 << 10, "peak RSS {peak_kib} KiB");
     assert_eq!(common::status_of_get(&s.url("/healthz")).unwrap(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_over_its_rate_is_answered_429_and_others_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(
+        dir.path(),
+        &[
+            (
+                "DISTILLGUARD_TOKENS",
+                "shipper-a1:ingest,shipper-b2:ingest,reader-c3:read",
+            ),
+            ("DISTILLGUARD_INGEST_RATE_LIMIT", "100"),
+        ],
+    );
+    let c = reqwest::Client::new();
+    let post_as = |token: &'static str, body: Vec<u8>| {
+        let req = c
+            .post(s.url("/v1/logs"))
+            .bearer_auth(token)
+            .header("content-type", "application/x-ndjson")
+            .body(body);
+        async move {
+            let r = req.send().await.unwrap();
+            let retry = r
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+            (r.status().as_u16(), retry)
+        }
+    };
+    assert_eq!(post_as("shipper-a1", batch("a0", 250)).await, (200, None));
+    // 150 records owed at 100 a second.
+    assert_eq!(post_as("shipper-a1", batch("a1", 10)).await, (429, Some(2)));
+    assert_eq!(post_as("shipper-b2", batch("b0", 50)).await, (200, None));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(post_as("shipper-a1", batch("a1", 10)).await, (200, None));
+    let (_, stats) = get_json(&c, &s, "/v1/stats", Some("reader-c3")).await;
+    assert_eq!(stats["since_start"]["rate_limited"], 1, "{stats}");
+}

@@ -58,6 +58,9 @@ pub struct Config {
     /// Connections open at once; more wait to be accepted.
     #[serde(deserialize_with = "lenient")]
     pub max_connections: usize,
+    /// Records per second each token may ingest (beyond: 429 with Retry-After); 0: no limit.
+    #[serde(deserialize_with = "lenient")]
+    pub ingest_rate_limit: u64,
     #[serde(deserialize_with = "tokens")]
     pub tokens: Vec<TokenEntry>,
     /// A TOML file with `[[tokens]]` entries, read at startup (keeps secrets out of the config).
@@ -90,6 +93,7 @@ impl Default for Config {
             body_timeout: Duration::from_secs(60),
             header_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            ingest_rate_limit: 0,
             tokens: Vec::new(),
             tokens_file: None,
             insecure_no_auth: false,
@@ -126,6 +130,7 @@ pub const SETTINGS: &[&str] = &[
     "body_timeout",
     "header_timeout",
     "max_connections",
+    "ingest_rate_limit",
     "tokens",
     "tokens_file",
     "insecure_no_auth",

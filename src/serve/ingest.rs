@@ -87,6 +87,7 @@ pub struct IngestOutcome {
 /// LiteLLM payloads is recognised by its first items) and `Litellm` on `/v1/litellm`.
 pub fn ingest(
     app: &App,
+    caller: &str,
     raw: &[u8],
     encoding: Option<Compression>,
     shape: Shape,
@@ -195,6 +196,18 @@ pub fn ingest(
     }
 
     if batch.records() > 0 {
+        if let Err(secs) = app.rate.take(caller, batch.records() as u64) {
+            app.metrics
+                .batches_refused_rate
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(ApiError::too_many(
+                format!(
+                    "this token may ingest {} records a second",
+                    app.cfg.ingest_rate_limit
+                ),
+                secs,
+            ));
+        }
         let (done, wait) = oneshot::channel();
         app.send_to_writer(Append { batch, done })?;
         match wait.blocking_recv() {

@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod listen;
 pub mod metrics;
 pub mod openapi;
+pub mod rate;
 pub mod review;
 pub mod routes;
 pub mod snapshot;
@@ -76,6 +77,7 @@ pub struct App {
     /// How the state was rebuilt at start.
     pub restored: std::sync::Mutex<Option<snapshot::Restored>>,
     pub decisions: Decisions,
+    pub rate: rate::RateLimits,
 }
 
 impl HasTokens for Arc<App> {
@@ -188,6 +190,7 @@ pub async fn run(
         last_snapshot: std::sync::Mutex::new(None),
         restored: std::sync::Mutex::new(None),
         decisions,
+        rate: rate::RateLimits::new(cfg.ingest_rate_limit),
         cfg,
     });
 

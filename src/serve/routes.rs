@@ -253,7 +253,7 @@ async fn post_records(
     };
     let worker = app.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        let result = ingest::ingest(&worker, &raw, encoding, shape);
+        let result = ingest::ingest(&worker, caller.name(), &raw, encoding, shape);
         drop((gate, permit));
         result
     })
@@ -432,6 +432,7 @@ async fn stats(State(app): State<AppState>, caller: Caller) -> Result<Json<Value
             "batches": m.batches_accepted.load(Relaxed),
             "busy": m.batches_refused_busy.load(Relaxed),
             "storage_failed": m.batches_refused_storage.load(Relaxed),
+            "rate_limited": m.batches_refused_rate.load(Relaxed),
         },
         "snapshot": {
             "last": app.last_snapshot.lock().expect("snapshot record").clone(),
