@@ -329,3 +329,32 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     })
 }
+
+/// Writes every record of a stopped service's log to standard output, one per line.
+pub fn export(data_dir: &Path) -> anyhow::Result<ExitCode> {
+    let file = data_dir.join(crate::serve::store::FILE_NAME);
+    if !file.exists() {
+        anyhow::bail!("{}: no log here (is it a data directory?)", file.display());
+    }
+    // The service holds the file locked while it runs; redb says so, and the context says why.
+    let store = crate::serve::store::Store::open(data_dir).with_context(|| {
+        format!(
+            "cannot open {} (is the service still running?)",
+            file.display()
+        )
+    })?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut failed = None;
+    store.replay(None, |record| {
+        if failed.is_none()
+            && let Err(e) = out.write_all(record).and_then(|_| out.write_all(b"\n"))
+        {
+            failed = Some(e);
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e).context("cannot write to standard output");
+    }
+    out.flush().context("cannot write to standard output")?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -35,6 +35,16 @@ enum Command {
     /// Run the service: ingest logs over HTTP (durably), detect on a timer and on demand, serve
     /// the findings.
     Serve(Serve),
+    /// Write every record the service's log holds (the time window), one JSON object per line,
+    /// in commit order. Reads the data directory of a stopped service.
+    Export(Export),
+}
+
+#[derive(clap::Args)]
+struct Export {
+    /// The service's data directory.
+    #[arg(long, value_name = "DIR", env = "DISTILLGUARD_DATA_DIR")]
+    data_dir: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -229,6 +239,7 @@ fn main() -> ExitCode {
             listen: a.listen,
             data_dir: a.data_dir,
         }),
+        Command::Export(a) => commands::export(&a.data_dir),
         Command::Simulate(a) if a.accounts.is_some() => {
             let mut cfg = ScaleConfig::new(
                 a.seed,

@@ -51,6 +51,16 @@ pub struct Config {
     /// Time allowed for a post's body to arrive once its headers are in.
     #[serde(deserialize_with = "duration")]
     pub body_timeout: Duration,
+    /// Time allowed for a request's headers to arrive; an idle keep-alive connection is closed
+    /// after the same time.
+    #[serde(deserialize_with = "duration")]
+    pub header_timeout: Duration,
+    /// Connections open at once; more wait to be accepted.
+    #[serde(deserialize_with = "lenient")]
+    pub max_connections: usize,
+    /// Records per second each token may ingest (beyond: 429 with Retry-After); 0: no limit.
+    #[serde(deserialize_with = "lenient")]
+    pub ingest_rate_limit: u64,
     #[serde(deserialize_with = "tokens")]
     pub tokens: Vec<TokenEntry>,
     /// A TOML file with `[[tokens]]` entries, read at startup (keeps secrets out of the config).
@@ -85,6 +95,9 @@ impl Default for Config {
             max_record_bytes: 1 << 20,
             max_inflight_batches: 16,
             body_timeout: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            ingest_rate_limit: 0,
             tokens: Vec::new(),
             tokens_file: None,
             insecure_no_auth: false,
@@ -120,6 +133,9 @@ pub const SETTINGS: &[&str] = &[
     "max_record_bytes",
     "max_inflight_batches",
     "body_timeout",
+    "header_timeout",
+    "max_connections",
+    "ingest_rate_limit",
     "tokens",
     "tokens_file",
     "insecure_no_auth",
@@ -213,6 +229,7 @@ impl Config {
             ("max_decompressed_bytes", self.max_decompressed_bytes),
             ("max_record_bytes", self.max_record_bytes),
             ("max_inflight_batches", self.max_inflight_batches),
+            ("max_connections", self.max_connections),
         ] {
             if v == 0 {
                 return Err(format!("{name} must be above 0"));
@@ -228,6 +245,7 @@ impl Config {
             ("compact_interval", self.compact_interval),
             ("snapshot_interval", self.snapshot_interval),
             ("body_timeout", self.body_timeout),
+            ("header_timeout", self.header_timeout),
         ] {
             if d.is_zero() {
                 return Err(format!("{name} must be above 0"));

@@ -58,6 +58,14 @@ impl ApiError {
         }
     }
 
+    /// 429 with `Retry-After`: this caller sends more than it may; others are not affected.
+    pub fn too_many(m: impl Into<String>, retry_after: u64) -> Self {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, m)
+        }
+    }
+
     pub fn internal(m: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, m)
     }

@@ -62,6 +62,9 @@ pub fn content_encoding(headers: &HeaderMap) -> Result<Option<Compression>, ApiE
     }
 }
 
+/// Seconds a client waits before posting again after the log could not be written.
+const STORAGE_RETRY_AFTER: u64 = 5;
+
 /// A record that was not taken, by its position in the body.
 #[derive(Debug, Clone, Serialize)]
 pub struct RejectEntry {
@@ -86,6 +89,7 @@ pub struct IngestOutcome {
 /// LiteLLM payloads is recognised by its first items) and `Litellm` on `/v1/litellm`.
 pub fn ingest(
     app: &App,
+    caller: &str,
     raw: &[u8],
     encoding: Option<Compression>,
     shape: Shape,
@@ -201,11 +205,33 @@ pub fn ingest(
     }
 
     if batch.records() > 0 {
+        if let Err(secs) = app.rate.take(caller, batch.records() as u64) {
+            app.metrics
+                .batches_refused_rate
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(ApiError::too_many(
+                format!(
+                    "this token may ingest {} records a second",
+                    app.cfg.ingest_rate_limit
+                ),
+                secs,
+            ));
+        }
         let (done, wait) = oneshot::channel();
         app.send_to_writer(Append { batch, done })?;
         match wait.blocking_recv() {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(ApiError::internal(format!("the batch was not stored: {e}"))),
+            Ok(Err(e)) => {
+                app.metrics
+                    .batches_refused_storage
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // Disk full, read-only or failing: nothing was acknowledged, and the writer
+                // reopens the log on the next batch, so a later retry can succeed.
+                return Err(ApiError::unavailable(
+                    format!("the batch was not stored: {e}"),
+                    STORAGE_RETRY_AFTER,
+                ));
+            }
             Err(_) => return Err(ApiError::internal("the log writer stopped")),
         }
     }

@@ -59,6 +59,10 @@ pub struct Metrics {
     pub records_duplicate: AtomicU64,
     pub batches_accepted: AtomicU64,
     pub batches_refused_busy: AtomicU64,
+    /// Posts answered 503 because their batch could not be committed.
+    pub batches_refused_storage: AtomicU64,
+    /// Posts answered 429: their token was over `ingest_rate_limit`.
+    pub batches_refused_rate: AtomicU64,
     pub detection_runs: AtomicU64,
     pub detection_seconds: Histogram,
     pub compactions: AtomicU64,
@@ -136,6 +140,18 @@ impl Metrics {
             "distillguard_batches_busy_total",
             "Posts answered 503 because too many were in flight.",
             &self.batches_refused_busy,
+        );
+        counter(
+            &mut out,
+            "distillguard_batches_storage_failed_total",
+            "Posts answered 503 because the log could not be written (disk full, read-only, I/O error).",
+            &self.batches_refused_storage,
+        );
+        counter(
+            &mut out,
+            "distillguard_batches_rate_limited_total",
+            "Posts answered 429 because their token was over ingest_rate_limit.",
+            &self.batches_refused_rate,
         );
         counter(
             &mut out,

@@ -11,8 +11,10 @@ pub mod decisions;
 pub mod detection;
 pub mod error;
 pub mod ingest;
+pub mod listen;
 pub mod metrics;
 pub mod openapi;
+pub mod rate;
 pub mod review;
 pub mod routes;
 pub mod snapshot;
@@ -75,6 +77,7 @@ pub struct App {
     /// How the state was rebuilt at start.
     pub restored: std::sync::Mutex<Option<snapshot::Restored>>,
     pub decisions: Decisions,
+    pub rate: rate::RateLimits,
 }
 
 impl HasTokens for Arc<App> {
@@ -192,6 +195,7 @@ pub async fn run(
         last_snapshot: std::sync::Mutex::new(None),
         restored: std::sync::Mutex::new(None),
         decisions,
+        rate: rate::RateLimits::new(cfg.ingest_rate_limit),
         cfg,
     });
 
@@ -251,9 +255,11 @@ pub async fn run(
         }
     };
     let router = routes::router(app.clone());
-    axum::serve(listener, router)
-        .with_graceful_shutdown(stop)
-        .await?;
+    let limits = listen::Limits {
+        header_timeout: app.cfg.header_timeout,
+        max_connections: app.cfg.max_connections,
+    };
+    listen::serve(listener, router, limits, stop).await?;
 
     tracing::info!("shutting down: stopped accepting, committing what is queued");
     background.abort();

@@ -71,7 +71,8 @@ pub fn document() -> Value {
             "408": error_response("the body did not arrive within body_timeout"),
             "413": error_response("the body, or the body once decompressed, is over its limit"),
             "415": error_response("Content-Type is not a body of records, or Content-Encoding is unknown"),
-            "503": retry_response("too many posts in flight, compaction in progress, starting, or shutting down: retry after Retry-After seconds"),
+            "429": retry_response("this token is over ingest_rate_limit records a second: retry after Retry-After seconds"),
+            "503": retry_response("too many posts in flight, compaction in progress, starting, shutting down, or the log cannot be written (disk full, read-only): retry after Retry-After seconds"),
         }),
     );
     ingest["requestBody"] = json!({

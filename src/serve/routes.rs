@@ -80,8 +80,46 @@ pub fn router(app: AppState) -> Router {
     routes()
         .router
         .fallback(|| async { ApiError::not_found("no such route; see /openapi.json") })
+        .layer(middleware::from_fn_with_state(app.clone(), bounded_body))
         .layer(middleware::from_fn_with_state(app.clone(), track))
         .with_state(app)
+}
+
+/// Bodies of requests other than log posts (decisions, admin calls): small, and bound by
+/// `body_timeout` like posts, so a client trickling one cannot hold its connection for ever.
+const MAX_SMALL_BODY: usize = 1 << 20;
+
+/// Reads the body of every request but a log post (which reads its own, under its own limits)
+/// within `body_timeout`: 408 when it is too slow, 413 when it is over 1 MiB.
+async fn bounded_body(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path == "/v1/logs" || path == "/v1/litellm" {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let read = Limited::new(body, MAX_SMALL_BODY).collect();
+    let bytes = match tokio::time::timeout(app.cfg.body_timeout, read).await {
+        Ok(Ok(c)) => c.to_bytes(),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => {
+            return too_large(MAX_SMALL_BODY).into_response();
+        }
+        Ok(Err(e)) => {
+            return ApiError::bad_request(format!("cannot read the body: {e}")).into_response();
+        }
+        Err(_) => return body_timed_out(&app).into_response(),
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+fn body_timed_out(app: &App) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        format!(
+            "the body did not arrive within {} s",
+            app.cfg.body_timeout.as_secs_f64()
+        ),
+    )
 }
 
 /// Request metrics and one log line per request.
@@ -205,15 +243,7 @@ async fn post_records(
         Ok(Ok(c)) => c.to_bytes(),
         Ok(Err(e)) if e.is::<LengthLimitError>() => return Err(too_large(limit)),
         Ok(Err(e)) => return Err(ApiError::bad_request(format!("cannot read the body: {e}"))),
-        Err(_) => {
-            return Err(ApiError::new(
-                axum::http::StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "the body did not arrive within {} s",
-                    app.cfg.body_timeout.as_secs_f64()
-                ),
-            ));
-        }
+        Err(_) => return Err(body_timed_out(&app)),
     };
     let Ok(gate) = app.gate.clone().try_read_owned() else {
         return Err(ApiError::unavailable(
@@ -223,7 +253,7 @@ async fn post_records(
     };
     let worker = app.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        let result = ingest::ingest(&worker, &raw, encoding, shape);
+        let result = ingest::ingest(&worker, caller.name(), &raw, encoding, shape);
         drop((gate, permit));
         result
     })
@@ -402,6 +432,8 @@ async fn stats(State(app): State<AppState>, caller: Caller) -> Result<Json<Value
             "rejected": m.records_rejected.load(Relaxed),
             "batches": m.batches_accepted.load(Relaxed),
             "busy": m.batches_refused_busy.load(Relaxed),
+            "storage_failed": m.batches_refused_storage.load(Relaxed),
+            "rate_limited": m.batches_refused_rate.load(Relaxed),
         },
         "snapshot": {
             "last": app.last_snapshot.lock().expect("snapshot record").clone(),

@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::{mpsc, oneshot};
@@ -42,6 +42,25 @@ pub enum StoreError {
     Db(#[from] redb::Error),
     #[error("log store: batch {seq} is corrupt")]
     Corrupt { seq: u64 },
+    /// An earlier write failed (disk full, read-only, I/O error) and the log could not be
+    /// opened again yet.
+    #[error("log store: cannot be written ({0})")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    /// A failure of the disk under the log rather than of its content: the same write may work
+    /// once space returns or the device recovers.
+    pub fn is_storage(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) | StoreError::Dir { .. } => true,
+            StoreError::Db(e) => matches!(
+                e,
+                redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed
+            ),
+            StoreError::Corrupt { .. } => false,
+        }
+    }
 }
 
 fn db_err(e: impl Into<redb::Error>) -> StoreError {
@@ -96,7 +115,11 @@ fn decode(bytes: &[u8], mut f: impl FnMut(&[u8])) -> Option<i64> {
 }
 
 pub struct Store {
-    db: Database,
+    /// `None` after a failed reopen; redb refuses every operation after an I/O error until the
+    /// database is closed and opened again.
+    db: RwLock<Option<Database>>,
+    /// An operation failed on I/O: the next one reopens the database first.
+    broken: AtomicBool,
     path: PathBuf,
     /// Newest record time of every batch in the log, so compaction knows what to delete without
     /// reading the log.
@@ -114,37 +137,63 @@ impl Store {
             source,
         })?;
         let path = dir.join(FILE_NAME);
-        let db = Database::create(&path).map_err(db_err)?;
-        let txn = db.begin_write().map_err(db_err)?;
-        txn.open_table(LOG).map_err(db_err)?;
-        txn.open_table(META).map_err(db_err)?;
-        txn.open_table(SNAPSHOTS).map_err(db_err)?;
-        txn.open_table(DECISIONS).map_err(db_err)?;
-        txn.commit().map_err(db_err)?;
-
-        let txn = db.begin_read().map_err(db_err)?;
-        let cutoff = txn
-            .open_table(META)
-            .map_err(db_err)?
-            .get(CUTOFF)
-            .map_err(db_err)?
-            .map_or(i64::MIN, |v| v.value());
-        drop(txn);
-        let mut batches = BTreeMap::new();
-        each_batch(&db, 0, |seq, bytes| {
-            let max_ts = i64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
-            batches.insert(seq, max_ts);
-            Some(())
-        })?;
-        let next = batches.last_key_value().map_or(0, |(k, _)| k + 1);
+        let (db, index) = open_db(&path)?;
         Ok(Store {
-            db,
+            db: RwLock::new(Some(db)),
+            broken: AtomicBool::new(false),
             path,
-            batches: Mutex::new(batches),
-            next_seq: AtomicU64::new(next),
-            cutoff: std::sync::atomic::AtomicI64::new(cutoff),
+            next_seq: AtomicU64::new(index.next_seq()),
+            cutoff: std::sync::atomic::AtomicI64::new(index.cutoff),
+            batches: Mutex::new(index.batches),
             commits: AtomicU64::new(0),
         })
+    }
+
+    /// Runs `f` on the database, reopening it first when an earlier operation failed on I/O,
+    /// and marking it for reopening when `f` does.
+    fn with_db<T>(
+        &self,
+        f: impl FnOnce(&Database) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if self.broken.load(Ordering::Acquire) {
+            self.reopen()?;
+        }
+        let guard = self.db.read().expect("database");
+        let db = guard
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("not open".into()))?;
+        let result = f(db);
+        drop(guard);
+        if let Err(e) = &result
+            && e.is_storage()
+        {
+            self.broken.store(true, Ordering::Release);
+            // Close the file now rather than at the next write, so an operator can unmount,
+            // repair and mount the filesystem again while the service runs.
+            drop(self.db.write().expect("database").take());
+        }
+        result
+    }
+
+    /// Closes and opens the database again, then reloads the index from what is committed: a
+    /// commit that failed may still have reached the disk, and the next sequence number must
+    /// follow it.
+    fn reopen(&self) -> Result<(), StoreError> {
+        let mut guard = self.db.write().expect("database");
+        if !self.broken.load(Ordering::Acquire) {
+            return Ok(()); // another thread did it
+        }
+        // redb refuses a second handle on a file this process has open.
+        drop(guard.take());
+        let (db, index) =
+            open_db(&self.path).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        self.next_seq.store(index.next_seq(), Ordering::Release);
+        self.cutoff.store(index.cutoff, Ordering::Release);
+        *self.batches.lock().expect("batch index") = index.batches;
+        *guard = Some(db);
+        self.broken.store(false, Ordering::Release);
+        tracing::info!("the log store is writable again");
+        Ok(())
     }
 
     /// Records older than this were compacted away (`i64::MIN` when nothing was).
@@ -179,19 +228,23 @@ impl Store {
 
     /// Commits batches in one durable transaction.
     fn append(&self, group: &[(Vec<u8>, i64)]) -> Result<(), StoreError> {
-        let first = self.next_seq.load(Ordering::Acquire);
-        let mut txn = self.db.begin_write().map_err(db_err)?;
-        // Immediate is redb's default; said here because acknowledgements rely on it.
-        txn.set_durability(Durability::Immediate).map_err(db_err)?;
-        {
-            let mut table = txn.open_table(LOG).map_err(db_err)?;
-            for (i, (bytes, _)) in group.iter().enumerate() {
-                table
-                    .insert(first + i as u64, bytes.as_slice())
-                    .map_err(db_err)?;
+        let first = self.with_db(|db| {
+            // Read inside: a reopen before this call may have moved it.
+            let first = self.next_seq.load(Ordering::Acquire);
+            let mut txn = db.begin_write().map_err(db_err)?;
+            // Immediate is redb's default; said here because acknowledgements rely on it.
+            txn.set_durability(Durability::Immediate).map_err(db_err)?;
+            {
+                let mut table = txn.open_table(LOG).map_err(db_err)?;
+                for (i, (bytes, _)) in group.iter().enumerate() {
+                    table
+                        .insert(first + i as u64, bytes.as_slice())
+                        .map_err(db_err)?;
+                }
             }
-        }
-        txn.commit().map_err(db_err)?;
+            txn.commit().map_err(db_err)?;
+            Ok(first)
+        })?;
         self.commits.fetch_add(1, Ordering::Relaxed);
         self.next_seq
             .store(first + group.len() as u64, Ordering::Release);
@@ -210,9 +263,11 @@ impl Store {
         mut f: impl FnMut(&[u8]),
     ) -> Result<Option<u64>, StoreError> {
         let mut last = after;
-        each_batch(&self.db, after.map_or(0, |a| a + 1), |seq, bytes| {
-            last = Some(seq);
-            decode(bytes, &mut f).map(drop)
+        self.with_db(|db| {
+            each_batch(db, after.map_or(0, |a| a + 1), |seq, bytes| {
+                last = Some(seq);
+                decode(bytes, &mut f).map(drop)
+            })
         })?;
         Ok(last)
     }
@@ -230,41 +285,25 @@ impl Store {
         cutoff: i64,
         bytes: &[u8],
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(db_err)?;
-        {
-            txn.open_table(SNAPSHOTS)
-                .map_err(db_err)?
-                .insert(SNAPSHOT_KEY, bytes)
-                .map_err(db_err)?;
-            let mut meta = txn.open_table(META).map_err(db_err)?;
-            let seq = seq.map_or(-1, |s| s as i64);
-            meta.insert(SNAPSHOT_SEQ, seq).map_err(db_err)?;
-            meta.insert(SNAPSHOT_CUTOFF, cutoff).map_err(db_err)?;
-        }
-        txn.commit().map_err(db_err)
+        self.with_db(|db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            {
+                txn.open_table(SNAPSHOTS)
+                    .map_err(db_err)?
+                    .insert(SNAPSHOT_KEY, bytes)
+                    .map_err(db_err)?;
+                let mut meta = txn.open_table(META).map_err(db_err)?;
+                let seq = seq.map_or(-1, |s| s as i64);
+                meta.insert(SNAPSHOT_SEQ, seq).map_err(db_err)?;
+                meta.insert(SNAPSHOT_CUTOFF, cutoff).map_err(db_err)?;
+            }
+            txn.commit().map_err(db_err)
+        })
     }
 
     /// The stored snapshot: the last batch it holds, the cutoff it was taken under, its bytes.
     pub fn read_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let meta = txn.open_table(META).map_err(db_err)?;
-        let (Some(seq), Some(cutoff)) = (
-            meta.get(SNAPSHOT_SEQ).map_err(db_err)?.map(|v| v.value()),
-            meta.get(SNAPSHOT_CUTOFF)
-                .map_err(db_err)?
-                .map(|v| v.value()),
-        ) else {
-            return Ok(None);
-        };
-        let table = txn.open_table(SNAPSHOTS).map_err(db_err)?;
-        let Some(bytes) = table.get(SNAPSHOT_KEY).map_err(db_err)? else {
-            return Ok(None);
-        };
-        Ok(Some(StoredSnapshot {
-            seq: u64::try_from(seq).ok(),
-            cutoff,
-            bytes: bytes.value().to_vec(),
-        }))
+        self.with_db(read_snapshot)
     }
 
     /// Whether some batch holds only records older than `cutoff`.
@@ -287,23 +326,25 @@ impl Store {
             .filter(|(_, t)| **t < cutoff)
             .map(|(k, _)| *k)
             .collect();
-        let txn = self.db.begin_write().map_err(db_err)?;
-        {
-            let mut log = txn.open_table(LOG).map_err(db_err)?;
-            for k in &doomed {
-                log.remove(k).map_err(db_err)?;
+        self.with_db(|db| {
+            let txn = db.begin_write().map_err(db_err)?;
+            {
+                let mut log = txn.open_table(LOG).map_err(db_err)?;
+                for k in &doomed {
+                    log.remove(k).map_err(db_err)?;
+                }
+                let mut meta = txn.open_table(META).map_err(db_err)?;
+                meta.insert(CUTOFF, cutoff).map_err(db_err)?;
+                // The snapshot holds records that are now gone: it goes with them.
+                meta.remove(SNAPSHOT_SEQ).map_err(db_err)?;
+                meta.remove(SNAPSHOT_CUTOFF).map_err(db_err)?;
+                txn.open_table(SNAPSHOTS)
+                    .map_err(db_err)?
+                    .remove(SNAPSHOT_KEY)
+                    .map_err(db_err)?;
             }
-            let mut meta = txn.open_table(META).map_err(db_err)?;
-            meta.insert(CUTOFF, cutoff).map_err(db_err)?;
-            // The snapshot holds records that are now gone: it goes with them.
-            meta.remove(SNAPSHOT_SEQ).map_err(db_err)?;
-            meta.remove(SNAPSHOT_CUTOFF).map_err(db_err)?;
-            txn.open_table(SNAPSHOTS)
-                .map_err(db_err)?
-                .remove(SNAPSHOT_KEY)
-                .map_err(db_err)?;
-        }
-        txn.commit().map_err(db_err)?;
+            txn.commit().map_err(db_err)
+        })?;
         self.cutoff.store(cutoff, Ordering::Release);
         let mut index = self.batches.lock().expect("batch index");
         for k in &doomed {
@@ -316,32 +357,98 @@ impl Store {
 impl Store {
     /// Every stored decision, in the order they were made.
     pub fn decisions(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let table = txn.open_table(DECISIONS).map_err(db_err)?;
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(db_err)? {
-            out.push(entry.map_err(db_err)?.1.value().to_vec());
-        }
-        Ok(out)
+        self.with_db(|db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let table = txn.open_table(DECISIONS).map_err(db_err)?;
+            let mut out = Vec::new();
+            for entry in table.iter().map_err(db_err)? {
+                out.push(entry.map_err(db_err)?.1.value().to_vec());
+            }
+            Ok(out)
+        })
     }
 
     /// Stores a decision durably under the next sequence number, which it returns. `make`
     /// encodes the decision given that number.
     pub fn add_decision(&self, make: impl FnOnce(u64) -> Vec<u8>) -> Result<u64, StoreError> {
-        let mut txn = self.db.begin_write().map_err(db_err)?;
-        txn.set_durability(Durability::Immediate).map_err(db_err)?;
-        let seq;
-        {
-            let mut table = txn.open_table(DECISIONS).map_err(db_err)?;
-            seq = table
-                .last()
-                .map_err(db_err)?
-                .map_or(0, |(k, _)| k.value() + 1);
-            table.insert(seq, make(seq).as_slice()).map_err(db_err)?;
-        }
-        txn.commit().map_err(db_err)?;
-        Ok(seq)
+        self.with_db(|db| {
+            let mut txn = db.begin_write().map_err(db_err)?;
+            txn.set_durability(Durability::Immediate).map_err(db_err)?;
+            let seq;
+            {
+                let mut table = txn.open_table(DECISIONS).map_err(db_err)?;
+                seq = table
+                    .last()
+                    .map_err(db_err)?
+                    .map_or(0, |(k, _)| k.value() + 1);
+                table.insert(seq, make(seq).as_slice()).map_err(db_err)?;
+            }
+            txn.commit().map_err(db_err)?;
+            Ok(seq)
+        })
     }
+}
+
+/// The stored snapshot, if there is one.
+fn read_snapshot(db: &Database) -> Result<Option<StoredSnapshot>, StoreError> {
+    let txn = db.begin_read().map_err(db_err)?;
+    let meta = txn.open_table(META).map_err(db_err)?;
+    let (Some(seq), Some(cutoff)) = (
+        meta.get(SNAPSHOT_SEQ).map_err(db_err)?.map(|v| v.value()),
+        meta.get(SNAPSHOT_CUTOFF)
+            .map_err(db_err)?
+            .map(|v| v.value()),
+    ) else {
+        return Ok(None);
+    };
+    let table = txn.open_table(SNAPSHOTS).map_err(db_err)?;
+    let Some(bytes) = table.get(SNAPSHOT_KEY).map_err(db_err)? else {
+        return Ok(None);
+    };
+    Ok(Some(StoredSnapshot {
+        seq: u64::try_from(seq).ok(),
+        cutoff,
+        bytes: bytes.value().to_vec(),
+    }))
+}
+
+/// What the store keeps in memory about the log, read from the file at open.
+struct Index {
+    batches: BTreeMap<u64, i64>,
+    cutoff: i64,
+}
+
+impl Index {
+    fn next_seq(&self) -> u64 {
+        self.batches.last_key_value().map_or(0, |(k, _)| k + 1)
+    }
+}
+
+/// Opens (or creates) the database with every table, and reads its index.
+fn open_db(path: &Path) -> Result<(Database, Index), StoreError> {
+    let db = Database::create(path).map_err(db_err)?;
+    let txn = db.begin_write().map_err(db_err)?;
+    txn.open_table(LOG).map_err(db_err)?;
+    txn.open_table(META).map_err(db_err)?;
+    txn.open_table(SNAPSHOTS).map_err(db_err)?;
+    txn.open_table(DECISIONS).map_err(db_err)?;
+    txn.commit().map_err(db_err)?;
+
+    let txn = db.begin_read().map_err(db_err)?;
+    let cutoff = txn
+        .open_table(META)
+        .map_err(db_err)?
+        .get(CUTOFF)
+        .map_err(db_err)?
+        .map_or(i64::MIN, |v| v.value());
+    drop(txn);
+    let mut batches = BTreeMap::new();
+    each_batch(&db, 0, |seq, bytes| {
+        let max_ts = i64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+        batches.insert(seq, max_ts);
+        Some(())
+    })?;
+    Ok((db, Index { batches, cutoff }))
 }
 
 /// Calls `f` with every stored batch from sequence number `from` on, in order; `None` from `f` means the batch is corrupt.
@@ -486,6 +593,66 @@ mod tests {
         store.compact(20).unwrap();
         assert!(store.read_snapshot().unwrap().is_none());
     }
+
+    /// Opens a copy of the log made of `bytes` in a fresh directory.
+    fn open_copy(bytes: &[u8]) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), bytes).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    /// redb commits in one phase: it writes the new pages and the header that makes them the
+    /// primary, then fsyncs once, and at open after a crash checks the primary's checksums and
+    /// falls back to the previous commit when they fail. Built here: the header of the last
+    /// commit reached the disk and its pages did not (they hold what was there before), and
+    /// garbage past the end of the file, as a torn extension would leave. The commit before is
+    /// whole either way, and a later commit works.
+    #[test]
+    fn a_torn_last_commit_falls_back_to_the_one_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .append(&[batch(&[("acknowledged", 10)]).finish()])
+            .unwrap();
+        // What the disk holds after the first commit's fsync; the service is still running.
+        let before = std::fs::read(&path).unwrap();
+        let big = "x".repeat(20_000);
+        store
+            .append(&[batch(&[(&big, 20), ("lost", 30)]).finish()])
+            .unwrap();
+        let after = std::fs::read(&path).unwrap();
+        drop(store);
+
+        // As a check of the copy: the file as it was holds both commits.
+        let (_d, whole) = open_copy(&after);
+        assert_eq!(all(&whole).len(), 3);
+
+        assert_ne!(
+            before[..HEADER_BYTES],
+            after[..HEADER_BYTES],
+            "the header moved on"
+        );
+        let mut torn = before.clone();
+        torn.resize(after.len().max(before.len()), 0);
+        torn[..HEADER_BYTES].copy_from_slice(&after[..HEADER_BYTES]);
+        let (_d, store) = open_copy(&torn);
+        assert_eq!(all(&store), ["acknowledged"]);
+        store.append(&[batch(&[("next", 40)]).finish()]).unwrap();
+        assert_eq!(all(&store), ["acknowledged", "next"]);
+
+        let mut tail = before;
+        tail.extend((0..65_536u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+        let (_d, store) = open_copy(&tail);
+        assert_eq!(all(&store), ["acknowledged"]);
+        store.append(&[batch(&[("next", 40)]).finish()]).unwrap();
+        assert_eq!(all(&store), ["acknowledged", "next"]);
+    }
+
+    /// The size of redb's database header (its god byte and both commit slots), from its
+    /// design document.
+    const HEADER_BYTES: usize = 320;
 
     #[test]
     fn writer_acknowledges_after_commit() {

@@ -2,6 +2,9 @@
 //! until it is ready, restarting it on the same data directory.
 #![allow(dead_code)]
 
+pub mod crash;
+pub mod load;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -149,6 +152,19 @@ pub async fn confirm(c: &reqwest::Client, s: &Server, token: &str, cluster_id: &
     assert_eq!(status, 200, "{answer}");
 }
 
+/// POSTs an NDJSON body to `url`, without a token.
+pub async fn post_ndjson(
+    c: &reqwest::Client,
+    url: &str,
+    body: Vec<u8>,
+) -> reqwest::Result<reqwest::Response> {
+    c.post(url)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+}
+
 /// Posts NDJSON (its magic bytes say whether it is compressed) and runs detection.
 pub async fn post_and_detect(
     c: &reqwest::Client,
@@ -179,7 +195,7 @@ pub fn spawn_serve<'a>(
     log: &str,
     env: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_distillguard"))
+    let mut child = Command::new(binary())
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("RUST_LOG", log)
@@ -210,7 +226,7 @@ pub fn spawn_serve_to_files<'a>(
     out: &Path,
     err: &Path,
 ) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_distillguard"))
+    let mut child = Command::new(binary())
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .args(args)
@@ -266,7 +282,7 @@ pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
 
 /// `distillguard scan --format json` of `path` with `args`: the report.
 pub fn scan_json(path: &Path, args: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_distillguard"))
+    let out = Command::new(binary())
         .args(["scan", "--format", "json", "--quiet"])
         .args(args)
         .arg(path)
@@ -313,4 +329,18 @@ pub fn files_holding(dir: &Path, needle: &[u8]) -> Vec<String> {
         }
     }
     found
+}
+
+/// The `distillguard` binary: cargo names it for tests; an example finds it beside its own
+/// directory (`target/PROFILE/examples/..`), so build the binary first.
+pub fn binary() -> PathBuf {
+    if let Some(p) = option_env!("CARGO_BIN_EXE_distillguard") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("own path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    dir.join("distillguard")
 }
