@@ -2,7 +2,6 @@
 //! status the ingest route gives, scopes, parity with `scan`, the time window, and a crash
 //! (SIGKILL) during concurrent ingest followed by a restart.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
@@ -14,7 +13,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{Server, detect, fixture, get_json, raw_request};
+use common::{Server, clusters_of, detect, fixture, get_json, raw_request, scan_json};
 
 const INGEST: &str = "ingest-token-1";
 const READ: &str = "read-token-22";
@@ -365,37 +364,6 @@ async fn every_status_and_scope() {
     ] {
         assert!(text.contains(name), "{name} missing from /metrics");
     }
-}
-
-fn scan_json(path: &Path) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_distillguard"))
-        .args(["scan", "--format", "json", "--quiet"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// id -> (score, accounts)
-fn clusters_of(report: &Value) -> BTreeMap<String, (f64, Vec<String>)> {
-    report["clusters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            let accounts = c["accounts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap().to_string())
-                .collect();
-            (
-                c["id"].as_str().unwrap().to_string(),
-                (c["score"].as_f64().unwrap(), accounts),
-            )
-        })
-        .collect()
 }
 
 /// Runs `serve` expecting it to stop with status 2; returns its output and standard error.

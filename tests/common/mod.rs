@@ -200,3 +200,37 @@ pub fn spawn_serve<'a>(
         .to_string();
     (child, url)
 }
+
+/// The JSON report of `distillguard scan` over `path`.
+pub fn scan_json(path: &Path) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_distillguard"))
+        .args(["scan", "--format", "json", "--quiet"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A report's clusters: id -> (score, accounts).
+pub type Clusters = std::collections::BTreeMap<String, (f64, Vec<String>)>;
+
+pub fn clusters_of(report: &Value) -> Clusters {
+    report["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let accounts = c["accounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect();
+            (
+                c["id"].as_str().unwrap().to_string(),
+                (c["score"].as_f64().unwrap(), accounts),
+            )
+        })
+        .collect()
+}
