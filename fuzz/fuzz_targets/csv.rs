@@ -4,7 +4,7 @@
 
 use distillguard::record::Converter;
 use distillguard::source::Layout;
-use distillguard_fuzz::{check_items, options, parse_items, plain_input, read_all};
+use distillguard_fuzz::{check_items, chunk, options, parse_items, plain_input, read_all};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
@@ -12,7 +12,7 @@ fuzz_target!(|input: &[u8]| {
         return;
     };
     let opts = options(b, Layout::Csv);
-    let chunk = [1, 7, 100, 1 << 16][usize::from(b >> 4) & 3];
+    let chunk = chunk(b);
     let (summary, items) = read_all(data, chunk, &opts);
     if let Ok(s) = &summary {
         assert_eq!(s.items, items.len() as u64);

@@ -5,7 +5,9 @@
 
 use distillguard::record::Converter;
 use distillguard::source::{self, Layout};
-use distillguard_fuzz::{check_items, options, parse_items, plain_input, read_all, split_all};
+use distillguard_fuzz::{
+    check_items, chunk, options, parse_items, plain_input, read_all, split_all,
+};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
@@ -28,7 +30,7 @@ fuzz_target!(|input: &[u8]| {
     let whole = split_all(data, max);
     check_items(data, &whole, max);
 
-    let chunk = [1, 7, 100, 1 << 16][usize::from(b >> 4) & 3];
+    let chunk = chunk(b);
     let (summary, streamed) = read_all(data, chunk, &opts);
     let summary = summary.expect("reading memory cannot fail");
     assert_eq!(summary.items, streamed.len() as u64);
