@@ -673,3 +673,48 @@ fn csv_rows_become_json_items_with_their_lines() {
     assert!(!looks_like_csv(b"hello\n"));
     assert!(looks_like_csv(b"@timestamp,user.id\n"));
 }
+
+fn fuzz_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/fuzz")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// Found by fuzzing: a footer with a negative column chunk offset made the parquet crate panic,
+/// which ended the whole scan; it is now an error for that input.
+#[test]
+fn corrupt_parquet_is_an_error_not_a_panic() {
+    let data = fuzz_fixture("parquet-negative-offset.parquet");
+    let o = ReadOptions {
+        layout: Layout::Parquet,
+        ..ReadOptions::default()
+    };
+    match read_bytes("bad.parquet", &data, o) {
+        Err(e @ SourceError::Parquet { .. }) => {
+            assert!(e.to_string().contains("corrupt file"), "{e}")
+        }
+        other => panic!("expected a Parquet error, got {other:?}"),
+    }
+}
+
+/// Found by fuzzing: a row ended by a lone `\r` and a last row in an unterminated quote got a
+/// line before the previous row's.
+#[test]
+fn csv_row_lines_never_go_back() {
+    let data = fuzz_fixture("csv-lone-cr-unterminated-quote.csv");
+    let o = ReadOptions {
+        layout: Layout::Csv,
+        ..ReadOptions::default()
+    };
+    let lines: Vec<u64> = read_bytes("bad.csv", &data, o)
+        .unwrap()
+        .iter()
+        .map(|g| g.0)
+        .collect();
+    // The header's open quote runs it into line 2; both rows start on line 3 (the second after
+    // the first's `\r`). It was [3, 2].
+    assert_eq!(lines, [3, 3]);
+}

@@ -147,7 +147,18 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Record<'_>, RecordError> {
     // parsing from bytes does; a line that is not UTF-8 takes that path for its error message.
     let parsed = match std::str::from_utf8(bytes) {
         Ok(text) => serde_json::from_str(text),
-        Err(_) => serde_json::from_slice(bytes),
+        Err(bad) => match serde_json::from_slice::<Raw>(bytes) {
+            // serde_json skips the strings of unknown fields unchecked, so the bytes parse when
+            // the bad UTF-8 is there; JSON is UTF-8, and every other reading of the line (a map,
+            // a LiteLLM payload) refuses it.
+            Ok(_) => {
+                return Err(RecordError(format!(
+                    "invalid JSON: not UTF-8 at byte {}",
+                    bad.valid_up_to()
+                )));
+            }
+            Err(e) => Err(e),
+        },
     };
     let raw: Raw = match parsed {
         Ok(raw) => raw,

@@ -208,3 +208,24 @@ fn owned_copy_keeps_every_field() {
     let owned: Record<'static> = r.clone().into_owned();
     assert_eq!(owned, r);
 }
+
+/// Found by fuzzing: bad UTF-8 in an unknown field's string was skipped unchecked and the line
+/// accepted, while a map or a LiteLLM reading of the same line refused it.
+#[test]
+fn bad_utf8_anywhere_is_rejected() {
+    let mut line = br#"{"ts":1772323200,"account_id":"a","extra":"x"}"#.to_vec();
+    let at = line.iter().rposition(|&b| b == b'x').unwrap();
+    line[at] = 0xff;
+    let e = Record::parse(&line).unwrap_err();
+    assert_eq!(e.0, format!("invalid JSON: not UTF-8 at byte {at}"));
+    // In a known field serde_json finds it itself.
+    let mut known = br#"{"ts":1772323200,"account_id":"x"}"#.to_vec();
+    let at = known.iter().rposition(|&b| b == b'x').unwrap();
+    known[at] = 0xff;
+    assert!(
+        Record::parse(&known)
+            .unwrap_err()
+            .0
+            .contains("invalid JSON")
+    );
+}

@@ -98,6 +98,7 @@ pub(crate) fn read_csv<R: Read>(reader: R, out: &mut RowBatcher<'_>) -> io::Resu
         })
         .collect();
     let mut row = csv::ByteRecord::new();
+    let mut floor = 1;
     while rdr.read_byte_record(&mut row).map_err(into_io)? {
         // The row's last byte (its terminator, or the end of the input) is just before where the
         // reader now stands; its line less the newlines inside quoted cells is the first line.
@@ -106,7 +107,12 @@ pub(crate) fn read_csv<R: Read>(reader: R, out: &mut RowBatcher<'_>) -> io::Resu
             .iter()
             .map(|c| memchr::memchr_iter(b'\n', c).count())
             .sum();
-        let line = rdr.get_mut().line_of(end) - inside as u64;
+        // A row starts no earlier than the line the previous one ended on: the reader's
+        // position can stop short of the input's end (an unterminated quote), and a lone `\r`
+        // ends a row without starting a line.
+        let end_line = rdr.get_mut().line_of(end);
+        let line = end_line.saturating_sub(inside as u64).max(floor);
+        floor = end_line;
         let more = if row.len() != columns.len() {
             let raw = row.iter().collect::<Vec<_>>().join(&b","[..]);
             let reason = format!(

@@ -27,6 +27,24 @@ pub(crate) fn read_parquet<R: ChunkReader + 'static>(
     reader: R,
     out: &mut RowBatcher<'_>,
 ) -> Result<(), ParquetError> {
+    // The parquet crate panics on some corrupt files (found by fuzzing: negative column chunk
+    // offsets in the footer); a bad input must be an error for that input, not the end of the
+    // scan. The rows handed out before the panic are kept, as after any error part-way.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_rows(reader, out)))
+        .unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(ParquetError::General(format!("corrupt file: {why}")))
+        })
+}
+
+fn read_rows<R: ChunkReader + 'static>(
+    reader: R,
+    out: &mut RowBatcher<'_>,
+) -> Result<(), ParquetError> {
     let file = SerializedFileReader::new(reader)?;
     let schema = file.metadata().file_metadata().schema_descr_ptr();
     let columns: Vec<Column> = schema

@@ -293,7 +293,9 @@ pub fn scan_json(path: &Path, args: &[&str]) -> Value {
 }
 
 /// A report's clusters: id -> (score, accounts).
-pub fn clusters_of(report: &Value) -> BTreeMap<String, (f64, Vec<String>)> {
+pub type Clusters = BTreeMap<String, (f64, Vec<String>)>;
+
+pub fn clusters_of(report: &Value) -> Clusters {
     report["clusters"]
         .as_array()
         .unwrap()
