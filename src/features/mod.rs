@@ -158,11 +158,9 @@ pub struct AccountState {
     /// (model hash, time) pairs, so a later switch to a new model shows.
     pub model_since: Vec<(u64, i64)>,
     /// Requests per absolute hour: how steadily the account sends (see [`rhythm`]).
-    #[serde(default)]
     pub hour_counts: HourCounts,
     /// The [`VOCAB`] smallest content-word hashes over all prompts: how many distinct
     /// subjects the account's prompts range over (a KMV distinct count).
-    #[serde(default)]
     pub vocab: TopValues<VOCAB>,
 }
 
