@@ -101,9 +101,13 @@ fn content_words(prompt: &str) -> [u64; VOCAB_PER_PROMPT] {
     let mut out = [u64::MAX; VOCAB_PER_PROMPT];
     let mut word = Vec::with_capacity(32);
     let mut consider = |word: &mut Vec<u8>| {
-        if word.len() >= CONTENT_MIN_LEN && !STOP.iter().any(|s| s.as_bytes() == word.as_slice()) {
+        if word.len() >= CONTENT_MIN_LEN {
             let h = xxh3_64_with_seed(word, 5).max(1);
-            if h < out[VOCAB_PER_PROMPT - 1] && !out.contains(&h) {
+            // The stop list is looked at only for the few words that would be kept.
+            if h < out[VOCAB_PER_PROMPT - 1]
+                && !out.contains(&h)
+                && !STOP.iter().any(|s| s.as_bytes() == word.as_slice())
+            {
                 let i = out.partition_point(|&x| x < h);
                 out[i..].rotate_right(1);
                 out[i] = h;
