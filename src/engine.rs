@@ -26,11 +26,19 @@ pub struct AccountSummary {
     pub models: Vec<String>,
 }
 
+/// Layout of [`Snapshot`]; changes whenever [`AccountState`] or the snapshot gains or loses a
+/// field. Format 2 added the hourly counts and content-word hashes. (Snapshots before it carry
+/// no format: they begin with the account count, never this number.)
+pub const SNAPSHOT_FORMAT: u32 = 0x4447_0002;
+
 /// The whole state of an engine, to store and restore: every account, the request ids seen, the
 /// values' display text and the counters. Restoring it and folding in the records after it gives
 /// the state of folding everything, because every part of the state combines in any order.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
+    /// [`SNAPSHOT_FORMAT`]: the encoding is positional, so a snapshot of another layout of the
+    /// state must be recognised rather than read as shifted fields.
+    format: u32,
     accounts: Vec<(Box<str>, AccountState)>,
     seen: Vec<u64>,
     dictionary: Vec<((crate::features::Attr, u64), Box<str>)>,
@@ -49,7 +57,12 @@ impl Snapshot {
         postcard::to_stdvec(self).expect("a snapshot always serializes")
     }
 
+    /// Reads a snapshot of this build's layout; any other is an error (the log is replayed).
     pub fn decode(bytes: &[u8]) -> Result<Snapshot, postcard::Error> {
+        let (format, _) = postcard::take_from_bytes::<u32>(bytes)?;
+        if format != SNAPSHOT_FORMAT {
+            return Err(postcard::Error::DeserializeBadEncoding);
+        }
         postcard::from_bytes(bytes)
     }
 }
@@ -196,6 +209,7 @@ impl Engine {
     /// known point of the input.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
+            format: SNAPSHOT_FORMAT,
             accounts: self
                 .accounts
                 .iter()
@@ -360,6 +374,21 @@ mod tests {
         for l in lines {
             engine.ingest(&Record::parse(l).unwrap());
         }
+    }
+
+    #[test]
+    fn a_snapshot_of_another_layout_is_refused() {
+        let engine = Engine::new();
+        ingest(&engine, &sample_lines());
+        let mut bytes = engine.snapshot().encode();
+        assert!(Snapshot::decode(&bytes).is_ok());
+        // Before formats were written, a snapshot began with its account count.
+        let unversioned = postcard::to_stdvec(&(3u32, 7u64)).unwrap();
+        assert!(Snapshot::decode(&unversioned).is_err());
+        // A later format is not read as this one.
+        let next = postcard::to_stdvec(&(SNAPSHOT_FORMAT + 1)).unwrap();
+        bytes.splice(..next.len(), next);
+        assert!(Snapshot::decode(&bytes).is_err());
     }
 
     #[test]

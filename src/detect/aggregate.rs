@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use crate::features::{ATTRS, AccountState, Attr, Cue};
+use crate::features::rhythm::{Spread, quiet_share};
+use crate::features::sketch::distinct_estimate;
+use crate::features::{ATTRS, AccountState, Attr, Cue, VOCAB};
 
 /// Summed counters of a group's members. Shares are taken over the sum, so a
 /// busy member weighs by its volume.
@@ -34,7 +36,32 @@ pub struct Aggregate {
     /// Per attribute: value hash -> summed request count over members (sampled values only).
     pub values: Vec<HashMap<u64, (usize, u64)>>,
     pub params: HashMap<u64, u64>,
+    /// Hourly-count spread pooled over members with [`PACED_MIN_REQUESTS`]+ requests over
+    /// [`PACED_MIN_HOURS`]+ hours, and how many they are.
+    pub pacing: Spread,
+    pub paced: usize,
+    /// Requests in each member's quietest six hours of the day, and all requests, over
+    /// members with [`NIGHT_MIN_REQUESTS`]+ requests over a day or more.
+    pub quiet_requests: f64,
+    pub night_requests: u64,
+    pub night_members: usize,
+    /// The members' content-word sketches merged: the [`VOCAB`] smallest hashes of the union,
+    /// and whether any member saw more than it kept.
+    pub vocab: Vec<u64>,
+    pub vocab_overflowed: bool,
 }
+
+/// A member's pacing counts only over enough requests and hours to judge it.
+pub const PACED_MIN_REQUESTS: u32 = 8;
+pub const PACED_MIN_HOURS: u32 = 4;
+/// ... and at a rate of at least one request per two hours: below that, a person's sessions of
+/// one or two requests are as scattered over the hours as a Poisson stream's.
+pub const PACED_MIN_RATE: f64 = 0.5;
+/// A member's day counts only over enough requests for its quiet hours to be empty by chance
+/// rarely: a steady stream of 24 leaves a given six hours empty with chance 0.75²⁴ ≈ 10⁻³.
+pub const NIGHT_MIN_REQUESTS: u32 = 24;
+/// Hours of the quiet window (a night).
+pub const NIGHT_HOURS: usize = 6;
 
 const FRESH_MS: i64 = 48 * 3_600_000;
 
@@ -98,6 +125,36 @@ impl Aggregate {
         for (h, c) in s.params.iter() {
             *self.params.entry(h).or_default() += u64::from(c);
         }
+        let spread = s.hour_counts.spread(s.first_ms, s.last_ms);
+        if s.requests >= PACED_MIN_REQUESTS
+            && spread.hours >= PACED_MIN_HOURS
+            && f64::from(s.requests) >= PACED_MIN_RATE * f64::from(spread.hours)
+        {
+            self.paced += 1;
+            self.pacing.hours += spread.hours;
+            self.pacing.requests += spread.requests;
+            self.pacing.squares += spread.squares;
+        }
+        if s.requests >= NIGHT_MIN_REQUESTS && s.last_ms - s.first_ms >= 24 * 3_600_000 {
+            self.night_members += 1;
+            self.quiet_requests += quiet_share(&s.hours, NIGHT_HOURS) * f64::from(s.requests);
+            self.night_requests += u64::from(s.requests);
+        }
+        self.vocab_overflowed |= s.vocab.overflowed();
+        self.vocab.extend(s.vocab.iter().map(|(h, _)| h));
+        self.vocab.sort_unstable();
+        self.vocab.dedup();
+        if self.vocab.len() > VOCAB {
+            self.vocab.truncate(VOCAB);
+            self.vocab_overflowed = true;
+        }
+    }
+
+    /// Estimated distinct content words over the members' prompts: exact while no sketch
+    /// overflowed, a KMV estimate from the merged sketch beyond.
+    pub fn distinct_words(&self) -> f64 {
+        let kth = self.vocab.last().copied().unwrap_or(0);
+        distinct_estimate(self.vocab_overflowed, self.vocab.len(), kth)
     }
 
     pub fn share(&self, cue: Cue) -> f64 {

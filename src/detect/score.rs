@@ -10,7 +10,7 @@
 use crate::features::Cue;
 use crate::report::Signal;
 
-use super::aggregate::{Aggregate, frac};
+use super::aggregate::{Aggregate, NIGHT_HOURS, frac};
 
 /// Log-odds before any evidence: a group is presumed legitimate.
 pub const BIAS: f64 = -6.0;
@@ -106,6 +106,8 @@ impl Scorecard {
 
 /// The per-traffic signals: what the requests ask for and how they are sent.
 pub fn traffic_signals(card: &mut Scorecard, a: &Aggregate) {
+    pacing_signals(card, a);
+    breadth_signal(card, a);
     let n = a.requests;
     let cue = |c: Cue| a.share(c);
     let r = cue(Cue::Reasoning);
@@ -252,5 +254,162 @@ pub fn traffic_signals(card: &mut Scorecard, a: &Aggregate) {
             0.5,
             format!("{} of requests were rate limited (429)", pct(limited)),
         );
+    }
+}
+
+/// Hours of pooled member activity before the spread of hourly counts is judged.
+const PACING_MIN_HOURS: u32 = 12;
+pub const STEADY_PACING_WEIGHT: f64 = 1.0;
+
+/// How the requests are spread in time: steadily, and through the night.
+///
+/// `no_night` is reported with weight 0: it fires on the same groups as `around_the_clock`
+/// (and on automated products), and counting it changed no figure in docs/quality.md.
+fn pacing_signals(card: &mut Scorecard, a: &Aggregate) {
+    if a.pacing.hours >= PACING_MIN_HOURS {
+        let d = a.pacing.dispersion();
+        card.automation(
+            "steady_pacing",
+            (3.0 - d) / 2.0,
+            STEADY_PACING_WEIGHT,
+            format!(
+                "requests arrive as steadily as a script's: the variance of the hourly counts is \
+                 {d:.1}x their mean over {} hours of {} accounts (about 1 for a steady stream, \
+                 far more for people working in sessions)",
+                a.pacing.hours, a.paced
+            ),
+        );
+    }
+    if a.night_requests > 0 {
+        let q = a.quiet_requests / a.night_requests as f64;
+        card.automation(
+            "no_night",
+            (q - 0.08) / 0.12,
+            0.0,
+            format!(
+                "{} of requests fall in each account's quietest {NIGHT_HOURS} hours of the day \
+                 ({} accounts); people leave them nearly empty, machines that never stop send 25% \
+                 there (reported, not counted)",
+                pct(q),
+                a.night_members
+            ),
+        );
+    }
+}
+
+/// Prompts before the breadth of subjects is judged.
+const BREADTH_MIN_PROMPTS: u64 = 50;
+
+/// How many subjects the prompts range over, from the distinct content words they use.
+///
+/// Reported with weight 0: a public benchmark is a sweep across subjects too, and counting it
+/// (at 1.0) lifted two researchers running one benchmark from 0.33 to 0.48 (docs/quality.md).
+fn breadth_signal(card: &mut Scorecard, a: &Aggregate) {
+    if a.prompts < BREADTH_MIN_PROMPTS {
+        return;
+    }
+    let words = a.distinct_words();
+    let per_prompt = words / a.prompts as f64;
+    let strength = ((words.log10() - 3.0) / 1.0).clamp(0.0, 1.0) * (per_prompt / 2.0).min(1.0);
+    card.extraction(
+        "topic_sweep",
+        strength,
+        0.0,
+        format!(
+            "about {words:.0} distinct content words over {} prompts ({per_prompt:.1} new per \
+             prompt): a sweep across many subjects rather than one application's narrow template \
+             (reported, not counted)",
+            a.prompts
+        ),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::{AccountState, Dictionary, Lexicon, Observation};
+    use crate::record::Record;
+
+    const HOUR_S: i64 = 3_600;
+
+    /// An account sending one prompt at each of `times` (seconds).
+    fn account(
+        times: impl IntoIterator<Item = i64>,
+        prompt: impl Fn(usize) -> String,
+    ) -> AccountState {
+        let (lex, dict) = (Lexicon::new(), Dictionary::default());
+        let mut st = AccountState::default();
+        for (i, t) in times.into_iter().enumerate() {
+            let line = format!(
+                r#"{{"ts":{},"account_id":"a","prompt":{:?}}}"#,
+                1_772_366_400 + t,
+                prompt(i)
+            );
+            let rec = Record::parse(line.as_bytes()).unwrap();
+            st.apply(&Observation::of(&rec, &lex), &dict);
+        }
+        st
+    }
+
+    fn signals(states: &[AccountState]) -> Vec<Signal> {
+        let mut card = Scorecard::default();
+        traffic_signals(&mut card, &Aggregate::of(states));
+        card.finish().1
+    }
+
+    fn find<'a>(sigs: &'a [Signal], name: &str) -> Option<&'a Signal> {
+        sigs.iter().find(|s| s.name == name)
+    }
+
+    #[test]
+    fn a_steady_stream_paces_and_sessions_do_not() {
+        let same = |_| "What is the capital of France?".to_string();
+        // Two scripts, each one request every 20 minutes for two days.
+        let steady: Vec<_> = (0..2)
+            .map(|k| account((0..144).map(|i| i * 1200 + k * 7), same))
+            .collect();
+        let sigs = signals(&steady);
+        let pacing = find(&sigs, "steady_pacing").expect("steady_pacing");
+        assert_eq!(pacing.contribution, STEADY_PACING_WEIGHT);
+        let night = find(&sigs, "no_night").expect("no_night");
+        assert_eq!((night.score, night.contribution), (1.0, 0.0));
+        // Two people: every evening a session of eight requests a minute and a half apart.
+        let people: Vec<_> = (0..2)
+            .map(|k| {
+                let times = (0..6).flat_map(move |d| {
+                    (0..8).map(move |i| d * 24 * HOUR_S + 19 * HOUR_S + k * 600 + i * 90)
+                });
+                account(times, same)
+            })
+            .collect();
+        let sigs = signals(&people);
+        assert!(find(&sigs, "steady_pacing").is_none(), "{sigs:?}");
+        assert!(find(&sigs, "no_night").is_none(), "{sigs:?}");
+    }
+
+    #[test]
+    fn topic_sweep_is_reported_for_many_subjects_and_not_for_one_template() {
+        let letters = |i: usize| -> String {
+            (0..4)
+                .map(|k| (b'a' + ((i / 26usize.pow(k)) % 26) as u8) as char)
+                .collect()
+        };
+        // Every prompt about new subjects: ten words of its own.
+        let sweep = account((0..400).map(|i| i * 60), |i| {
+            (0..10)
+                .map(|k| format!("subject{} ", letters(i * 10 + k)))
+                .collect()
+        });
+        let sigs = signals(&[sweep]);
+        let s = find(&sigs, "topic_sweep").expect("topic_sweep");
+        assert!(s.score > 0.3 && s.contribution == 0.0, "{s:?}");
+        // One template with a small slot: a narrow product.
+        let narrow = account((0..400).map(|i| i * 60), |i| {
+            format!(
+                "Summarise the weather forecast for station {} tomorrow",
+                letters(i % 20)
+            )
+        });
+        assert!(find(&signals(&[narrow]), "topic_sweep").is_none());
     }
 }

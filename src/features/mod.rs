@@ -8,6 +8,7 @@
 
 pub mod attrs;
 pub mod lexicon;
+pub mod rhythm;
 pub mod sketch;
 pub mod text;
 
@@ -17,6 +18,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use crate::record::Record;
 pub use attrs::{ATTRS, Attr};
 pub use lexicon::{CUES, Cue, Lexicon};
+use rhythm::HourCounts;
 use sketch::{BottomK, TopValues};
 pub use text::PromptFeatures;
 
@@ -29,6 +31,8 @@ pub const EXAMPLES: usize = 3;
 const EXAMPLE_CHARS: usize = 240;
 /// Distinct 4-word prefix and suffix keys kept per account, with their counts.
 pub const PHRASES_PER_END: usize = 12;
+/// Content-word hashes kept per account: a distinct count of the words it used.
+pub const VOCAB: usize = 16;
 /// Models whose first use is remembered per account.
 pub const MODELS_TRACKED: usize = 4;
 /// `max_tokens` at or above this counts as a high output cap.
@@ -202,6 +206,11 @@ pub struct AccountState {
     /// When the account first used each model: the [`MODELS_TRACKED`] earliest
     /// (model hash, time) pairs, so a later switch to a new model shows.
     pub model_since: Vec<(u64, i64)>,
+    /// Requests per absolute hour: how steadily the account sends (see [`rhythm`]).
+    pub hour_counts: HourCounts,
+    /// The [`VOCAB`] smallest content-word hashes over all prompts: how many distinct
+    /// subjects the account's prompts range over (a KMV distinct count).
+    pub vocab: TopValues<VOCAB>,
 }
 
 impl Default for AccountState {
@@ -230,6 +239,8 @@ impl Default for AccountState {
             sample: Default::default(),
             phrases: Default::default(),
             model_since: Vec::new(),
+            hour_counts: HourCounts::default(),
+            vocab: TopValues::default(),
         }
     }
 }
@@ -248,11 +259,15 @@ impl AccountState {
         self.hours[hour_index.rem_euclid(24) as usize] += 1;
         let slot = hour_index.rem_euclid(256) as usize;
         self.active_hours[slot / 64] |= 1 << (slot % 64);
+        self.hour_counts.add(rec.ts_ms);
 
         let mut cues = obs.system_cues;
         if let Some(p) = &obs.prompt {
             self.prompts += 1;
             cues |= p.cues;
+            for &w in p.vocab.iter().take_while(|&&w| w != 0) {
+                self.vocab.add(w);
+            }
             for (end, slot) in [(0, 0), (1, 2)] {
                 if p.keys[slot] != 0 {
                     self.phrases[end].add(p.keys[slot]);
@@ -405,6 +420,7 @@ mod tests {
         assert_eq!(big.examples().count(), EXAMPLES);
         assert_eq!(small.examples().count(), EXAMPLES);
         assert_eq!(big.requests, 5000);
+        assert!(big.vocab.iter().count() <= VOCAB);
     }
 
     #[test]

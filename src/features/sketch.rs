@@ -68,11 +68,11 @@ impl<const K: usize> TopValues<K> {
     /// Estimated number of distinct values: exact up to `K`, a KMV estimate beyond.
     pub fn distinct(&self) -> f64 {
         let len = self.len as usize;
-        if !self.overflowed || len < 2 {
-            return len as f64;
-        }
-        let kth = self.slots[len - 1].0 as f64 / u64::MAX as f64;
-        ((len - 1) as f64 / kth.max(f64::MIN_POSITIVE)).max(len as f64)
+        distinct_estimate(
+            self.overflowed,
+            len,
+            len.checked_sub(1).map_or(0, |i| self.slots[i].0),
+        )
     }
 
     /// Whether more distinct values were seen than the sketch holds.
@@ -100,6 +100,16 @@ impl<const K: usize> TopValues<K> {
         let sum = self.iter().map(|s| s.1).sum();
         (max, sum)
     }
+}
+
+/// Distinct values behind a bottom-k sample of `len` hashes whose largest is `kth`: exact
+/// when nothing was dropped (`overflowed` false), the KMV estimate (k-1)/kth beyond.
+pub fn distinct_estimate(overflowed: bool, len: usize, kth: u64) -> f64 {
+    if !overflowed || len < 2 {
+        return len as f64;
+    }
+    let kth = kth as f64 / u64::MAX as f64;
+    ((len - 1) as f64 / kth.max(f64::MIN_POSITIVE)).max(len as f64)
 }
 
 /// The `K` items with the smallest keys; an item with a key already held is ignored.

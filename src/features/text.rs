@@ -30,7 +30,48 @@ pub struct PromptFeatures {
     /// Prefix and suffix keys (see [`TEMPLATE_KINDS`]); 0 where the prompt is too short.
     pub keys: [u64; 4],
     pub words: u32,
+    /// The smallest hashes of the prompt's distinct content words (0 = none), for the
+    /// account's vocabulary sketch: what subjects it asks about, not how it phrases them.
+    pub vocab: [u64; VOCAB_PER_PROMPT],
 }
+
+/// Content-word hashes kept per prompt.
+pub const VOCAB_PER_PROMPT: usize = 8;
+/// Shortest word counted as content; shorter ones are mostly function words.
+const CONTENT_MIN_LEN: usize = 5;
+/// Common words of five letters or more that say nothing about the subject.
+const STOP: &[&str] = &[
+    "about",
+    "after",
+    "again",
+    "because",
+    "before",
+    "being",
+    "below",
+    "between",
+    "could",
+    "please",
+    "should",
+    "their",
+    "there",
+    "these",
+    "thing",
+    "things",
+    "think",
+    "those",
+    "through",
+    "under",
+    "using",
+    "where",
+    "which",
+    "while",
+    "would",
+    "write",
+    "explain",
+    "answer",
+    "question",
+    "following",
+];
 
 pub fn analyze(prompt: &str, lexicon: &Lexicon) -> PromptFeatures {
     let trimmed = prompt.trim();
@@ -48,7 +89,41 @@ pub fn analyze(prompt: &str, lexicon: &Lexicon) -> PromptFeatures {
         cues: lexicon.cues(trimmed),
         keys,
         words: words as u32,
+        vocab: content_words(trimmed),
     }
+}
+
+/// The [`VOCAB_PER_PROMPT`] smallest hashes of the distinct content words of a prompt: ASCII
+/// letters only, lower-cased, [`CONTENT_MIN_LEN`] letters or more, common words left out.
+/// Keeping the smallest hashes (not the first words) lets an account's sketch keep the
+/// smallest hashes over all its prompts, so it estimates how many distinct words it used.
+fn content_words(prompt: &str) -> [u64; VOCAB_PER_PROMPT] {
+    let mut out = [u64::MAX; VOCAB_PER_PROMPT];
+    let mut word = Vec::with_capacity(32);
+    let mut consider = |word: &mut Vec<u8>| {
+        if word.len() >= CONTENT_MIN_LEN {
+            let h = xxh3_64_with_seed(word, 5).max(1);
+            // The stop list is looked at only for the few words that would be kept.
+            if h < out[VOCAB_PER_PROMPT - 1]
+                && !out.contains(&h)
+                && !STOP.iter().any(|s| s.as_bytes() == word.as_slice())
+            {
+                let i = out.partition_point(|&x| x < h);
+                out[i..].rotate_right(1);
+                out[i] = h;
+            }
+        }
+        word.clear();
+    };
+    for b in prompt.bytes() {
+        if b.is_ascii_alphabetic() {
+            word.push(b.to_ascii_lowercase());
+        } else {
+            consider(&mut word);
+        }
+    }
+    consider(&mut word);
+    out.map(|h| if h == u64::MAX { 0 } else { h })
 }
 
 /// Words as `split_whitespace` counts them, byte by byte for ASCII text (most prompts), which
@@ -223,6 +298,31 @@ mod tests {
         );
         assert_eq!(a.keys[0], b.keys[0]);
         assert_eq!(a.keys[2], b.keys[2]);
+    }
+
+    #[test]
+    fn content_words_ignore_case_order_and_function_words() {
+        let a = content_words("Photosynthesis converts sunlight: WHICH plants store as sugar");
+        let b = content_words("plants store sugar as sunlight converts photosynthesis, which");
+        assert_eq!(a, b);
+        let n = a.iter().filter(|&&h| h != 0).count();
+        // photosynthesis, converts, sunlight, plants, store, sugar
+        assert_eq!(n, 6);
+        assert!(a[..n].windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(
+            content_words("the cat sat on a mat, which is there"),
+            [0; 8]
+        );
+        let long: String = (0..100u8)
+            .map(|i| {
+                format!(
+                    "topic{}{} ",
+                    (b'a' + i / 26) as char,
+                    (b'a' + i % 26) as char
+                )
+            })
+            .collect();
+        assert!(content_words(&long).iter().all(|&h| h != 0));
     }
 
     #[test]
