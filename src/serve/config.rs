@@ -64,6 +64,57 @@ pub struct Config {
     /// `FIELD=PATH` mappings applied to posted items, as `scan --config` reads them.
     #[serde(deserialize_with = "field_map")]
     pub map: FieldMap,
+    /// Scale-out over Kafka: when set, records come from a topic and the state is partitioned
+    /// among the instances of a consumer group (see docs/scale-out.md).
+    pub kafka: Option<KafkaSettings>,
+}
+
+/// The `[kafka]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaSettings {
+    /// Bootstrap servers, `host:port,host:port`.
+    pub brokers: String,
+    /// The topic of request logs: one contract record (JSON) per message, keyed by account id.
+    pub topic: String,
+    /// The consumer group the instances share; it also names the internal topics
+    /// `<group>-changelog`, `<group>-control` and `<group>-reports`.
+    pub group: String,
+    /// How often the state changes are written to the changelog and offsets committed.
+    #[serde(deserialize_with = "duration")]
+    pub flush_interval: Duration,
+    /// Time after which an instance that stopped heartbeating loses its partitions.
+    #[serde(deserialize_with = "duration")]
+    pub session_timeout: Duration,
+    /// Further librdkafka client properties (security, timeouts), given to every client.
+    pub properties: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        KafkaSettings {
+            brokers: "localhost:9092".into(),
+            topic: "distillguard-logs".into(),
+            group: "distillguard".into(),
+            flush_interval: Duration::from_secs(1),
+            session_timeout: Duration::from_secs(10),
+            properties: Default::default(),
+        }
+    }
+}
+
+impl KafkaSettings {
+    pub fn changelog_topic(&self) -> String {
+        format!("{}-changelog", self.group)
+    }
+
+    pub fn control_topic(&self) -> String {
+        format!("{}-control", self.group)
+    }
+
+    pub fn report_topic(&self) -> String {
+        format!("{}-reports", self.group)
+    }
 }
 
 impl Default for Config {
@@ -86,6 +137,7 @@ impl Default for Config {
             insecure_no_auth: false,
             litellm_account: AccountKey::default(),
             map: FieldMap::default(),
+            kafka: None,
         }
     }
 }

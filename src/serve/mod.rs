@@ -11,6 +11,8 @@ pub mod decisions;
 pub mod detection;
 pub mod error;
 pub mod ingest;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod metrics;
 pub mod openapi;
 pub mod review;
@@ -46,6 +48,11 @@ pub enum ServeError {
     Store(#[from] StoreError),
     #[error("cannot replay the log: {0}")]
     Replay(String),
+    #[error("this build has no Kafka support: build with the `kafka` feature, or remove [kafka]")]
+    NoKafka,
+    #[cfg(feature = "kafka")]
+    #[error(transparent)]
+    Kafka(#[from] kafka::KafkaError),
     #[error("serving HTTP: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -156,6 +163,10 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;
     check_access(&cfg, addr)?;
+    #[cfg(not(feature = "kafka"))]
+    if cfg.kafka.is_some() {
+        return Err(ServeError::NoKafka);
+    }
     let tokens = Tokens::new(&cfg.tokens);
     if tokens.is_open() {
         tracing::warn!(
@@ -220,7 +231,10 @@ pub async fn run(
                 }
                 *starter.restored.lock().expect("restored") = Some(restored);
                 starter.ready.store(true, Ordering::Release);
-                detection::background(starter).await;
+                // In Kafka mode the detecting instance of the group makes the reports.
+                if starter.cfg.kafka.is_none() {
+                    detection::background(starter).await;
+                }
             }
             Ok(Err(e)) => {
                 let _ = fatal_tx.send(ServeError::Replay(e.to_string()));
@@ -243,6 +257,18 @@ pub async fn run(
             }
         }
     };
+    #[cfg(feature = "kafka")]
+    let kafka = match app.cfg.kafka.clone() {
+        Some(settings) => {
+            let app = app.clone();
+            Some(
+                tokio::task::spawn_blocking(move || kafka::start(app, settings))
+                    .await
+                    .expect("start the Kafka clients")?,
+            )
+        }
+        None => None,
+    };
     let router = routes::router(app.clone());
     axum::serve(listener, router)
         .with_graceful_shutdown(stop)
@@ -251,6 +277,10 @@ pub async fn run(
     tracing::info!("shutting down: stopped accepting, committing what is queued");
     background.abort();
     let _ = background.await;
+    #[cfg(feature = "kafka")]
+    if let Some(k) = kafka {
+        tokio::task::spawn_blocking(move || k.stop()).await.ok();
+    }
     app.writer.write().expect("writer").take();
     tokio::task::spawn_blocking(move || writer_thread.join())
         .await

@@ -57,6 +57,7 @@ pub fn routes() -> Routes {
     .add("post", "/v1/logs", post(post_logs))
     .add("post", "/v1/litellm", post(post_litellm))
     .add("post", "/v1/detect", post(post_detect))
+    .add("get", "/v1/report", get(latest_report))
     .add("get", "/v1/clusters", get(list_clusters))
     .add("get", "/v1/clusters/{id}", get(get_cluster))
     .add(
@@ -247,6 +248,16 @@ async fn post_detect(State(app): State<AppState>, caller: Caller) -> Result<Json
         "duration_ms": snap.duration.as_millis() as u64,
         "finished_at": snap.finished_ms.map(rfc3339),
     })))
+}
+
+/// The latest detection run's whole report, as `scan --out` writes it. In Kafka mode it is the
+/// report the group's detecting instance last published.
+async fn latest_report(
+    State(app): State<AppState>,
+    caller: Caller,
+) -> Result<Json<crate::report::Report>, ApiError> {
+    caller.require(&[Scope::Read])?;
+    Ok(Json(app.detection.latest().report.clone()))
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,202 @@
+//! Scale-out over Kafka: three `distillguard serve` processes share a partitioned logs topic on
+//! librdkafka's mock cluster (a Kafka-protocol broker inside this test process, reached over
+//! loopback TCP). One is killed mid-stream; the report the survivors serve must equal the
+//! single-process scan of the same log, every record counted once.
+#![cfg(feature = "kafka")]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Server, fixture};
+use distillguard::partition::partition_of;
+use rdkafka::ClientConfig;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use serde_json::Value;
+
+const PARTITIONS: i32 = 6;
+const GROUP: &str = "dg";
+const TOPIC: &str = "logs";
+
+fn sample_lines() -> Vec<Vec<u8>> {
+    let gz =
+        flate2::read::GzDecoder::new(std::fs::File::open(fixture("sample.ndjson.gz")).unwrap());
+    BufReader::new(gz)
+        .split(b'\n')
+        .map(Result::unwrap)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+fn account_of(line: &[u8]) -> String {
+    let v: Value = serde_json::from_slice(line).unwrap();
+    v["account_id"].as_str().unwrap().to_string()
+}
+
+/// Produces lines keyed by account onto the account's partition, and waits for every
+/// acknowledgement.
+fn produce(brokers: &str, lines: &[Vec<u8>]) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("acks", "all")
+        .create()
+        .unwrap();
+    for line in lines {
+        let account = account_of(line);
+        let p = partition_of(&account, PARTITIONS as u32) as i32;
+        let mut record = BaseRecord::to(TOPIC)
+            .partition(p)
+            .key(account.as_bytes())
+            .payload(line.as_slice());
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+}
+
+fn start_instance(dir: &std::path::Path, brokers: &str, name: &str) -> Server {
+    let data = dir.join(name);
+    std::fs::create_dir_all(&data).unwrap();
+    let config = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            "detect_interval = \"1s\"\n\
+             [kafka]\n\
+             brokers = \"{brokers}\"\n\
+             topic = \"{TOPIC}\"\n\
+             group = \"{GROUP}\"\n\
+             flush_interval = \"200ms\"\n\
+             session_timeout = \"3s\"\n"
+        ),
+    )
+    .unwrap();
+    Server::start(&data, &[("DISTILLGUARD_CONFIG", config.to_str().unwrap())])
+}
+
+fn report_of(server: &Server) -> Option<Value> {
+    let body = reqwest::blocking_get(&server.url("/v1/report"))?;
+    serde_json::from_str(&body).ok()
+}
+
+/// Polls `server` until its report counts `records` records, or panics after `limit`.
+fn wait_for_records(server: &Server, records: u64, limit: Duration) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(r) = report_of(server)
+            && r["stats"]["records_accepted"].as_u64() == Some(records)
+        {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no report with {records} records in time; last: {:?}",
+            report_of(server).map(|r| r["stats"].clone())
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+mod reqwest {
+    /// A GET over a plain connection; the body when the answer is 200.
+    pub fn blocking_get(url: &str) -> Option<String> {
+        use std::io::{Read, Write};
+        let rest = url.strip_prefix("http://")?;
+        let (host, path) = rest.split_at(rest.find('/')?);
+        let mut s = std::net::TcpStream::connect(host).ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .ok()?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).ok()?;
+        let (head, body) = answer.split_once("\r\n\r\n")?;
+        if !head.starts_with("HTTP/1.1 200") {
+            return None;
+        }
+        Some(body.to_string())
+    }
+}
+
+#[test]
+fn three_instances_with_one_killed_report_like_one_scan() {
+    let cluster = MockCluster::new(1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    for (topic, partitions) in [
+        (TOPIC.to_string(), PARTITIONS),
+        (format!("{GROUP}-changelog"), PARTITIONS),
+        (format!("{GROUP}-control"), 1),
+        (format!("{GROUP}-reports"), 1),
+    ] {
+        cluster.create_topic(&topic, partitions, 1).unwrap();
+    }
+
+    let scan = Command::new(env!("CARGO_BIN_EXE_distillguard"))
+        .args(["scan", "--format", "json", "--quiet"])
+        .arg(fixture("sample.ndjson.gz"))
+        .output()
+        .unwrap();
+    let expected: Value = serde_json::from_slice(&scan.stdout).unwrap();
+    let records = expected["stats"]["records_accepted"].as_u64().unwrap();
+    assert!(!expected["clusters"].as_array().unwrap().is_empty());
+
+    let lines = sample_lines();
+    let (first, second) = lines.split_at(lines.len() / 2);
+    let dir = tempfile::tempdir().unwrap();
+    let mut instances: Vec<Server> = ["a", "b", "c"]
+        .iter()
+        .map(|n| start_instance(dir.path(), &brokers, n))
+        .collect();
+
+    // The first half counted and published: every instance holds state in the changelog.
+    produce(&brokers, first);
+    let engine = distillguard::engine::Engine::new();
+    for l in first {
+        engine.ingest(&distillguard::record::Record::parse(l).unwrap());
+    }
+    wait_for_records(&instances[2], engine.accepted(), Duration::from_secs(60));
+    // The second half arrives in pieces; one instance is killed without warning while it
+    // flows, so it dies with records read but not yet in the changelog or committed.
+    let producer = {
+        let brokers = brokers.clone();
+        let second = second.to_vec();
+        std::thread::spawn(move || {
+            for piece in second.chunks(second.len() / 10 + 1) {
+                produce(&brokers, piece);
+                std::thread::sleep(Duration::from_millis(150));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(400));
+    let mut killed = instances.remove(0);
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    producer.join().unwrap();
+
+    for survivor in &instances {
+        let report = wait_for_records(survivor, records, Duration::from_secs(90));
+        assert_eq!(report["clusters"], expected["clusters"]);
+        for key in [
+            "records_accepted",
+            "duplicates",
+            "accounts",
+            "first_seen",
+            "last_seen",
+        ] {
+            assert_eq!(report["stats"][key], expected["stats"][key], "{key}");
+        }
+    }
+}
