@@ -1,6 +1,7 @@
 //! Scale-out over Kafka: three `distillguard serve` processes share a partitioned logs topic on
 //! librdkafka's mock cluster (a Kafka-protocol broker inside this test process, reached over
-//! loopback TCP). One is killed mid-stream; the report the survivors serve must equal the
+//! loopback TCP). Half the log is produced to the topic, the other half posted to one instance's
+//! `/v1/logs`, which produces it. One instance is killed mid-stream; the report the survivors serve must equal the
 //! single-process scan of the same log, every record counted once.
 #![cfg(feature = "kafka")]
 
@@ -168,14 +169,25 @@ fn three_instances_with_one_killed_report_like_one_scan() {
         engine.ingest(&distillguard::record::Record::parse(l).unwrap());
     }
     wait_for_records(&instances[2], engine.accepted(), Duration::from_secs(60));
-    // The second half arrives in pieces; one instance is killed without warning while it
-    // flows, so it dies with records read but not yet in the changelog or committed.
-    let producer = {
-        let brokers = brokers.clone();
+    // The second half is posted to /v1/logs of another instance, in pieces, which produces it
+    // to the topic; one instance is killed without warning while it flows, so it dies with
+    // records read but not yet in the changelog or committed.
+    let poster = {
+        let host = instances[1]
+            .url
+            .strip_prefix("http://")
+            .unwrap()
+            .to_string();
         let second = second.to_vec();
         std::thread::spawn(move || {
             for piece in second.chunks(second.len() / 10 + 1) {
-                produce(&brokers, piece);
+                let body = piece.join(&b'\n');
+                let head = format!(
+                    "POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n\
+                     Content-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                assert_eq!(common::raw_request(&host, &head, &body).unwrap(), 200);
                 std::thread::sleep(Duration::from_millis(150));
             }
         })
@@ -184,7 +196,7 @@ fn three_instances_with_one_killed_report_like_one_scan() {
     let mut killed = instances.remove(0);
     killed.child.kill().unwrap();
     killed.child.wait().unwrap();
-    producer.join().unwrap();
+    poster.join().unwrap();
 
     for survivor in &instances {
         let report = wait_for_records(survivor, records, Duration::from_secs(90));

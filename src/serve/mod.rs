@@ -82,6 +82,14 @@ pub struct App {
     /// How the state was rebuilt at start.
     pub restored: std::sync::Mutex<Option<snapshot::Restored>>,
     pub decisions: Decisions,
+    /// Where posted records go instead of the local log (Kafka mode).
+    forward: std::sync::OnceLock<Arc<dyn Forward>>,
+}
+
+/// Takes accepted records elsewhere, durably, before a post is answered.
+pub trait Forward: Send + Sync {
+    /// Sends (account id, contract record) pairs; returns once all are acknowledged.
+    fn send(&self, records: &[(String, Vec<u8>)]) -> Result<(), String>;
 }
 
 impl HasTokens for Arc<App> {
@@ -98,6 +106,14 @@ impl App {
     fn replace_engine(&self, engine: Engine) {
         *self.engine.write().expect("engine") = Arc::new(engine);
         self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn set_forward(&self, forward: Arc<dyn Forward>) {
+        let _ = self.forward.set(forward);
+    }
+
+    pub fn forward(&self) -> Option<&Arc<dyn Forward>> {
+        self.forward.get()
     }
 
     pub fn generation(&self) -> u64 {
@@ -198,6 +214,7 @@ pub async fn run(
         last_snapshot: std::sync::Mutex::new(None),
         restored: std::sync::Mutex::new(None),
         decisions,
+        forward: std::sync::OnceLock::new(),
         cfg,
     });
 
@@ -261,8 +278,9 @@ pub async fn run(
     let kafka = match app.cfg.kafka.clone() {
         Some(settings) => {
             let app = app.clone();
+            let runtime = tokio::runtime::Handle::current();
             Some(
-                tokio::task::spawn_blocking(move || kafka::start(app, settings))
+                tokio::task::spawn_blocking(move || kafka::start(app, settings, runtime))
                     .await
                     .expect("start the Kafka clients")?,
             )

@@ -7,6 +7,7 @@
 
 pub mod changelog;
 pub mod detector;
+pub mod forward;
 pub mod reports;
 pub mod worker;
 
@@ -109,13 +110,19 @@ impl Running {
 }
 
 /// Starts the partition worker, the detector election and the report follower.
-pub fn start(app: Arc<App>, kafka: KafkaSettings) -> Result<Running, KafkaError> {
+pub fn start(
+    app: Arc<App>,
+    kafka: KafkaSettings,
+    runtime: tokio::runtime::Handle,
+) -> Result<Running, KafkaError> {
     let settings = Settings::new(kafka);
     let stop = Arc::new(AtomicBool::new(false));
     let progress = Arc::new(worker::Progress::default());
     let worker = worker::Worker::new(settings.clone(), progress.clone())?;
     let detector = detector::Detector::new(settings.clone(), app.clone())?;
-    let follower = reports::Follower::new(&settings, app)?;
+    let follower = reports::Follower::new(&settings, app.clone())?;
+    let forwarder = forward::Forwarder::new(&settings, runtime)?;
+    app.set_forward(Arc::new(forwarder));
     let mut threads = Vec::new();
     for (name, run) in [
         (
