@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Server, fixture};
-use distillguard::partition::partition_of;
+use distillguard::serve::kafka::forward::produce_keyed;
 use rdkafka::ClientConfig;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -45,27 +45,22 @@ fn produce(brokers: &str, lines: &[Vec<u8>]) {
         .set("acks", "all")
         .create()
         .unwrap();
-    for line in lines {
-        let account = account_of(line);
-        let p = partition_of(&account, PARTITIONS as u32) as i32;
-        let mut record = BaseRecord::to(TOPIC)
-            .partition(p)
-            .key(account.as_bytes())
-            .payload(line.as_slice());
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(10));
-                }
-            }
-        }
-    }
-    producer.flush(Duration::from_secs(30)).unwrap();
+    let accounts: Vec<String> = lines.iter().map(|l| account_of(l)).collect();
+    let records = accounts
+        .iter()
+        .zip(lines)
+        .map(|(a, l)| (a.as_str(), l.as_slice()));
+    produce_keyed(
+        &producer,
+        TOPIC,
+        PARTITIONS as u32,
+        records,
+        Duration::from_secs(30),
+    )
+    .unwrap();
 }
 
-fn start_instance(dir: &std::path::Path, brokers: &str, name: &str) -> Server {
+fn start_instance(dir: &std::path::Path, brokers: &str, name: &str, extra: &str) -> Server {
     let data = dir.join(name);
     std::fs::create_dir_all(&data).unwrap();
     let config = dir.join(format!("{name}.toml"));
@@ -78,7 +73,8 @@ fn start_instance(dir: &std::path::Path, brokers: &str, name: &str) -> Server {
              topic = \"{TOPIC}\"\n\
              group = \"{GROUP}\"\n\
              flush_interval = \"200ms\"\n\
-             session_timeout = \"3s\"\n"
+             session_timeout = \"3s\"\n\
+             {extra}"
         ),
     )
     .unwrap();
@@ -145,12 +141,7 @@ fn three_instances_with_one_killed_report_like_one_scan() {
         cluster.create_topic(&topic, partitions, 1).unwrap();
     }
 
-    let scan = Command::new(env!("CARGO_BIN_EXE_distillguard"))
-        .args(["scan", "--format", "json", "--quiet"])
-        .arg(fixture("sample.ndjson.gz"))
-        .output()
-        .unwrap();
-    let expected: Value = serde_json::from_slice(&scan.stdout).unwrap();
+    let expected = scan_of_sample();
     let records = expected["stats"]["records_accepted"].as_u64().unwrap();
     assert!(!expected["clusters"].as_array().unwrap().is_empty());
 
@@ -159,7 +150,7 @@ fn three_instances_with_one_killed_report_like_one_scan() {
     let dir = tempfile::tempdir().unwrap();
     let mut instances: Vec<Server> = ["a", "b", "c"]
         .iter()
-        .map(|n| start_instance(dir.path(), &brokers, n))
+        .map(|n| start_instance(dir.path(), &brokers, n, ""))
         .collect();
 
     // The first half counted and published: every instance holds state in the changelog.
@@ -200,15 +191,71 @@ fn three_instances_with_one_killed_report_like_one_scan() {
 
     for survivor in &instances {
         let report = wait_for_records(survivor, records, Duration::from_secs(90));
-        assert_eq!(report["clusters"], expected["clusters"]);
-        for key in [
-            "records_accepted",
-            "duplicates",
-            "accounts",
-            "first_seen",
-            "last_seen",
-        ] {
-            assert_eq!(report["stats"][key], expected["stats"][key], "{key}");
+        assert_same_findings(&report, &expected);
+    }
+}
+
+fn scan_of_sample() -> Value {
+    let scan = Command::new(env!("CARGO_BIN_EXE_distillguard"))
+        .args(["scan", "--format", "json", "--quiet"])
+        .arg(fixture("sample.ndjson.gz"))
+        .output()
+        .unwrap();
+    serde_json::from_slice(&scan.stdout).unwrap()
+}
+
+fn assert_same_findings(report: &Value, expected: &Value) {
+    assert_eq!(report["clusters"], expected["clusters"]);
+    for key in [
+        "records_accepted",
+        "duplicates",
+        "accounts",
+        "first_seen",
+        "last_seen",
+    ] {
+        assert_eq!(report["stats"][key], expected["stats"][key], "{key}");
+    }
+}
+
+#[test]
+fn records_not_keyed_by_account_are_rekeyed_first() {
+    let cluster = MockCluster::new(1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    for (topic, partitions) in [
+        (TOPIC.to_string(), 3),
+        (format!("{GROUP}-accounts"), 4),
+        (format!("{GROUP}-changelog"), 4),
+        (format!("{GROUP}-control"), 1),
+        (format!("{GROUP}-reports"), 1),
+    ] {
+        cluster.create_topic(&topic, partitions, 1).unwrap();
+    }
+    let expected = scan_of_sample();
+    // Lines spread over the partitions in turn, as a producer without keys does: an account's
+    // records land on every partition.
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    for (i, line) in sample_lines().iter().enumerate() {
+        let record = BaseRecord::<(), _>::to(TOPIC)
+            .partition(i as i32 % 3)
+            .payload(line.as_slice());
+        producer.send(record).map_err(|(e, _)| e).unwrap();
+        if i % 1000 == 0 {
+            producer.flush(Duration::from_secs(30)).unwrap();
         }
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let instances: Vec<Server> = ["a", "b"]
+        .iter()
+        .map(|n| start_instance(dir.path(), &brokers, n, "rekey = true\n"))
+        .collect();
+    let records = expected["stats"]["records_accepted"].as_u64().unwrap();
+    for i in &instances {
+        let report = wait_for_records(i, records, Duration::from_secs(90));
+        assert_same_findings(&report, &expected);
     }
 }

@@ -77,6 +77,9 @@ pub struct KafkaSettings {
     pub brokers: String,
     /// The topic of request logs: one contract record (JSON) per message, keyed by account id.
     pub topic: String,
+    /// The producers do not key records by account: the instances first re-key them onto
+    /// `<group>-accounts`, which the partition owners then consume.
+    pub rekey: bool,
     /// The consumer group the instances share; it also names the internal topics
     /// `<group>-changelog`, `<group>-control` and `<group>-reports`.
     pub group: String,
@@ -95,6 +98,7 @@ impl Default for KafkaSettings {
         KafkaSettings {
             brokers: "localhost:9092".into(),
             topic: "distillguard-logs".into(),
+            rekey: false,
             group: "distillguard".into(),
             flush_interval: Duration::from_secs(1),
             session_timeout: Duration::from_secs(10),

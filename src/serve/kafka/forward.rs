@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::consumer::BaseConsumer;
+use rdkafka::producer::{
+    BaseProducer, BaseRecord, DeliveryFuture, FutureProducer, FutureRecord, Producer,
+};
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::{KafkaError, Settings};
@@ -21,16 +23,10 @@ pub struct Forwarder {
 impl Forwarder {
     /// Called from the runtime's blocking pool; keeps its handle to wait on deliveries.
     pub fn new(settings: &Settings, runtime: tokio::runtime::Handle) -> Result<Self, KafkaError> {
-        let topic = settings.kafka.topic.clone();
+        // Posted records are keyed already: they skip the re-keying stage.
+        let topic = settings.input_topic();
         let probe: BaseConsumer = settings.reader().create()?;
-        let meta = probe.fetch_metadata(Some(&topic), settings.timeout)?;
-        let partitions = meta
-            .topics()
-            .first()
-            .map_or(0, |t| t.partitions().len() as u32);
-        if partitions == 0 {
-            return Err(KafkaError::NoTopic(topic));
-        }
+        let partitions = super::partitions_of(&probe, &topic, settings.timeout)?;
         Ok(Forwarder {
             producer: settings.producer().create()?,
             topic,
@@ -71,4 +67,35 @@ impl crate::serve::Forward for Forwarder {
         }
         Ok(())
     }
+}
+
+/// Produces (account id, record) pairs, each on its account's partition of `topic` (of
+/// `partitions`), and returns once all are acknowledged: for loading a topic from files.
+pub fn produce_keyed<'a>(
+    producer: &BaseProducer,
+    topic: &str,
+    partitions: u32,
+    records: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    timeout: Duration,
+) -> Result<(), KafkaError> {
+    for (account, bytes) in records {
+        let mut record = BaseRecord::to(topic)
+            .partition(partition_of(account, partitions) as i32)
+            .key(account)
+            .payload(bytes);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
+                    back,
+                )) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(5));
+                }
+                Err((e, _)) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(producer.flush(timeout)?)
 }

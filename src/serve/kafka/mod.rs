@@ -8,6 +8,7 @@
 pub mod changelog;
 pub mod detector;
 pub mod forward;
+pub mod rekey;
 pub mod reports;
 pub mod worker;
 
@@ -47,6 +48,15 @@ impl Settings {
         Settings {
             kafka,
             timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// The topic the partition owners consume: the logs topic, or the re-keyed copy of it.
+    pub fn input_topic(&self) -> String {
+        if self.kafka.rekey {
+            format!("{}-accounts", self.kafka.group)
+        } else {
+            self.kafka.topic.clone()
         }
     }
 
@@ -91,6 +101,24 @@ impl Settings {
     }
 }
 
+/// How many partitions `topic` has.
+pub fn partitions_of(
+    client: &rdkafka::consumer::BaseConsumer,
+    topic: &str,
+    timeout: Duration,
+) -> Result<u32, KafkaError> {
+    use rdkafka::consumer::Consumer;
+    let meta = client.fetch_metadata(Some(topic), timeout)?;
+    match meta
+        .topics()
+        .first()
+        .map_or(0, |t| t.partitions().len() as u32)
+    {
+        0 => Err(KafkaError::NoTopic(topic.to_string())),
+        n => Ok(n),
+    }
+}
+
 /// The threads of the Kafka mode; [`Running::stop`] ends them.
 pub struct Running {
     pub progress: Arc<worker::Progress>,
@@ -109,6 +137,9 @@ impl Running {
     }
 }
 
+/// A thread's body: runs until the flag is set.
+type Loop = Box<dyn FnOnce(&AtomicBool) + Send>;
+
 /// Starts the partition worker, the detector election and the report follower.
 pub fn start(
     app: Arc<App>,
@@ -123,22 +154,30 @@ pub fn start(
     let follower = reports::Follower::new(&settings, app.clone())?;
     let forwarder = forward::Forwarder::new(&settings, runtime)?;
     app.set_forward(Arc::new(forwarder));
-    let mut threads = Vec::new();
-    for (name, run) in [
+    let rekey = match settings.kafka.rekey {
+        true => Some(rekey::Rekey::new(settings.clone())?),
+        false => None,
+    };
+    let runs: [(&str, Option<Loop>); 4] = [
+        (
+            "kafka-rekey",
+            rekey.map(|r| Box::new(move |s: &AtomicBool| r.run(s)) as Loop),
+        ),
         (
             "kafka-worker",
-            Box::new(move |stop: &AtomicBool| worker.run(stop))
-                as Box<dyn FnOnce(&AtomicBool) + Send>,
+            Some(Box::new(move |s: &AtomicBool| worker.run(s))),
         ),
         (
             "kafka-detector",
-            Box::new(move |stop: &AtomicBool| detector.run(stop)),
+            Some(Box::new(move |s: &AtomicBool| detector.run(s))),
         ),
         (
             "kafka-reports",
-            Box::new(move |stop: &AtomicBool| follower.run(stop)),
+            Some(Box::new(move |s: &AtomicBool| follower.run(s))),
         ),
-    ] {
+    ];
+    let mut threads = Vec::new();
+    for (name, run) in runs.into_iter().filter_map(|(n, r)| Some((n, r?))) {
         let stop = stop.clone();
         threads.push(
             std::thread::Builder::new()

@@ -141,7 +141,7 @@ impl Worker {
             .producer()
             .create_with_context(Deliveries::default())?;
         let reader = settings.reader().create()?;
-        consumer.subscribe(&[&settings.kafka.topic])?;
+        consumer.subscribe(&[&settings.input_topic()])?;
         Ok(Worker {
             consumer,
             owned: Owned {
@@ -203,8 +203,9 @@ impl Owned {
         self.shards.clear();
         consumer.unsubscribe();
         std::thread::sleep(Duration::from_secs(1));
-        if let Err(e) = consumer.subscribe(&[&self.settings.kafka.topic]) {
-            tracing::error!("cannot subscribe to {}: {e}", self.settings.kafka.topic);
+        let topic = self.settings.input_topic();
+        if let Err(e) = consumer.subscribe(&[&topic]) {
+            tracing::error!("cannot subscribe to {topic}: {e}");
         }
     }
 
@@ -236,7 +237,7 @@ impl Owned {
                 && msg.offset() > c
             {
                 consumer.seek(
-                    &self.settings.kafka.topic,
+                    &self.settings.input_topic(),
                     p,
                     Offset::Offset(c),
                     self.settings.timeout,
@@ -281,7 +282,7 @@ impl Owned {
         p: i32,
     ) -> Result<Option<i64>, KafkaError> {
         let mut tpl = TopicPartitionList::new();
-        tpl.add_partition(&self.settings.kafka.topic, p);
+        tpl.add_partition(&self.settings.input_topic(), p);
         let got = consumer.committed_offsets(tpl, self.settings.timeout)?;
         Ok(got.elements().first().and_then(|e| match e.offset() {
             Offset::Offset(o) => Some(o),
@@ -293,6 +294,7 @@ impl Owned {
     /// commits the offsets after the records they reflect.
     fn flush(&mut self, consumer: &BaseConsumer<Rebalances>) -> Result<(), KafkaError> {
         let topic = self.settings.kafka.changelog_topic();
+        let input = self.settings.input_topic();
         let failed_before = self.producer.context().failed.load(Ordering::Relaxed);
         let mut offsets = TopicPartitionList::new();
         let mut written = 0usize;
@@ -328,11 +330,7 @@ impl Owned {
                 written += 1;
             }
             if let Some(next) = shard.next {
-                offsets.add_partition_offset(
-                    &self.settings.kafka.topic,
-                    p,
-                    Offset::Offset(next),
-                )?;
+                offsets.add_partition_offset(&input, p, Offset::Offset(next))?;
             }
         }
         if offsets.count() == 0 {
