@@ -16,8 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use distillguard::serve::config::KafkaSettings;
 use distillguard::serve::kafka::forward::produce_keyed;
+use distillguard::serve::kafka::{Settings, changelog};
 use rdkafka::ClientConfig;
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::BaseProducer;
 use serde_json::Value;
@@ -100,7 +103,29 @@ fn main() {
             let _ = c.kill();
             let _ = c.wait();
         }
+        changelog_size(&brokers);
     }
+}
+
+/// What the detecting instance reads: the changelog's last value per account.
+fn changelog_size(brokers: &str) {
+    let settings = Settings::new(KafkaSettings {
+        brokers: brokers.to_string(),
+        group: "dg".into(),
+        ..KafkaSettings::default()
+    });
+    let reader: BaseConsumer = settings.reader().create().unwrap();
+    let partitions: Vec<i32> = (0..PARTITIONS).collect();
+    let topic = settings.kafka.changelog_topic();
+    let entries = changelog::read(&reader, &topic, &partitions, Duration::from_secs(300)).unwrap();
+    let bytes: usize = entries.values().map(|e| e.encode().len()).sum();
+    let hashes: usize = entries.values().map(|e| e.requests.len()).sum();
+    eprintln!(
+        "changelog: {} accounts, {:.1} MB of entries ({:.0} bytes per account), {hashes} request-id hashes",
+        entries.len(),
+        bytes as f64 / 1e6,
+        bytes as f64 / entries.len().max(1) as f64
+    );
 }
 
 fn produce(brokers: &str, lines: &[(String, Vec<u8>)]) {

@@ -78,7 +78,16 @@ fn start_instance(dir: &std::path::Path, brokers: &str, name: &str, extra: &str)
         ),
     )
     .unwrap();
-    Server::start(&data, &[("DISTILLGUARD_CONFIG", config.to_str().unwrap())])
+    Server::start(
+        &data,
+        &[
+            ("DISTILLGUARD_CONFIG", config.to_str().unwrap()),
+            (
+                "RUST_LOG",
+                "info,distillguard::serve::routes=warn,rdkafka=debug",
+            ),
+        ],
+    )
 }
 
 fn report_of(server: &Server) -> Option<Value> {

@@ -27,6 +27,8 @@ pub struct Entry {
     /// Offset, in the logs partition, of the last record folded into this value. A record at or
     /// before it is already counted: it is skipped when replayed after a move.
     pub through: i64,
+    /// With re-keying: per input partition, the offset there of the last record folded in.
+    pub sources: Vec<(i32, i64)>,
 }
 
 impl Entry {
@@ -124,6 +126,7 @@ mod tests {
             requests: vec![crate::engine::request_hash("r1")],
             duplicates: 2,
             through: 41,
+            sources: vec![(2, 7)],
         };
         let bytes = entry.encode();
         assert_eq!(Entry::decode(&bytes).unwrap(), entry);

@@ -19,7 +19,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::changelog::{self, Entry};
-use super::{KafkaError, Settings};
+use super::{KafkaError, Settings, rekey};
 use crate::engine::{Engine, Ingested, request_hash};
 use crate::record::Record;
 
@@ -38,6 +38,7 @@ struct AccountLog {
     requests: Vec<u64>,
     duplicates: u64,
     through: i64,
+    sources: Vec<(i32, i64)>,
 }
 
 impl Default for AccountLog {
@@ -46,6 +47,23 @@ impl Default for AccountLog {
             requests: Vec::new(),
             duplicates: 0,
             through: -1,
+            sources: Vec::new(),
+        }
+    }
+}
+
+impl AccountLog {
+    /// Whether a re-keyed record from this input position was already folded in.
+    fn passed(&self, (partition, offset): (i32, i64)) -> bool {
+        self.sources
+            .iter()
+            .any(|&(p, o)| p == partition && offset <= o)
+    }
+
+    fn note_source(&mut self, (partition, offset): (i32, i64)) {
+        match self.sources.iter_mut().find(|s| s.0 == partition) {
+            Some(s) => s.1 = s.1.max(offset),
+            None => self.sources.push((partition, offset)),
         }
     }
 }
@@ -62,6 +80,7 @@ impl Shard {
                     requests: e.requests,
                     duplicates: e.duplicates,
                     through: e.through,
+                    sources: e.sources,
                 },
             );
         }
@@ -174,7 +193,11 @@ impl Worker {
             }
             let handled = match polled {
                 Some(Ok(msg)) => owned.handle(&consumer, &msg),
-                Some(Err(e)) => Err(e.into()),
+                // The client reports broker and transport trouble here and recovers by itself.
+                Some(Err(e)) => {
+                    tracing::warn!("consuming: {e}");
+                    Ok(())
+                }
                 None => Ok(()),
             };
             if let Err(e) = handled {
@@ -256,7 +279,8 @@ impl Owned {
             Some(log) => log,
             None => shard.logs.entry(account.into()).or_default(),
         };
-        if msg.offset() <= log.through {
+        let source = rekey::source_of(msg);
+        if msg.offset() <= log.through || source.is_some_and(|s| log.passed(s)) {
             self.progress.replayed.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
@@ -269,6 +293,9 @@ impl Owned {
             Ingested::Duplicate => log.duplicates += 1,
         }
         log.through = msg.offset();
+        if let Some(s) = source {
+            log.note_source(s);
+        }
         if !shard.dirty.contains(account) {
             shard.dirty.insert(account.into());
         }
@@ -306,6 +333,7 @@ impl Owned {
                     requests: log.requests.clone(),
                     duplicates: log.duplicates,
                     through: log.through,
+                    sources: log.sources.clone(),
                 };
                 let value = entry.encode();
                 let mut record = BaseRecord::to(&topic)
@@ -347,5 +375,21 @@ impl Owned {
         }
         tracing::debug!(accounts = written, "changelog written, offsets committed");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rekeyed_copy_is_skipped_once_its_input_offset_is_passed() {
+        let mut log = AccountLog::default();
+        assert!(!log.passed((0, 0)));
+        log.note_source((0, 10));
+        log.note_source((2, 5));
+        log.note_source((0, 7));
+        assert!(log.passed((0, 10)) && log.passed((0, 3)) && log.passed((2, 5)));
+        assert!(!log.passed((0, 11)) && !log.passed((1, 0)) && !log.passed((2, 6)));
     }
 }
