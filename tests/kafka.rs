@@ -78,16 +78,7 @@ fn start_instance(dir: &std::path::Path, brokers: &str, name: &str, extra: &str)
         ),
     )
     .unwrap();
-    Server::start(
-        &data,
-        &[
-            ("DISTILLGUARD_CONFIG", config.to_str().unwrap()),
-            (
-                "RUST_LOG",
-                "info,distillguard::serve::routes=warn,rdkafka=debug",
-            ),
-        ],
-    )
+    Server::start(&data, &[("DISTILLGUARD_CONFIG", config.to_str().unwrap())])
 }
 
 fn report_of(server: &Server) -> Option<Value> {
