@@ -3,13 +3,18 @@
 //! ```sh
 //! cargo build --release
 //! target/release/distillguard simulate --accounts 100000 --records 800000 --plain --out /tmp/sim
-//! cargo run --release --example kafka_scale -- /tmp/sim/logs.ndjson 1,2,3
+//! target/release/distillguard scan /tmp/sim/logs.ndjson --format json --quiet > /tmp/sim/scan.json
+//! cargo run --release --example kafka_scale -- /tmp/sim/logs.ndjson 1,2,3 /tmp/sim/scan.json
 //! ```
 //! For each instance count: a fresh librdkafka mock cluster in this process (a Kafka-protocol
-//! broker on loopback), the log produced to a 6-partition topic keyed by account, then that many
+//! broker on loopback), the log produced to a 12-partition topic keyed by account, then that many
 //! `target/release/distillguard serve` processes started together; the time is from their start
 //! until one of them serves a report that counts every record. It includes joining the group
-//! and the final detection run. Peak RSS of each instance is read from /proc.
+//! and the final detection run (every second); "after the first" is the time from the first
+//! report that counts any record, which leaves the joining out. The mock cluster keeps about
+//! 5 MB per partition (it deletes older data beyond that), so the log must fit: 200,000
+//! simulated records over 12 partitions do, with lz4. Peak RSS of each instance is read from /proc. With a scan's
+//! report as the third argument, each run's clusters must equal the scan's.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -25,7 +30,7 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::BaseProducer;
 use serde_json::Value;
 
-const PARTITIONS: i32 = 6;
+const PARTITIONS: i32 = 12;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -56,9 +61,14 @@ fn main() {
         })
         .collect();
     let records = lines.len() as u64;
+    let scan: Option<Value> = args
+        .get(2)
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap());
     println!("{records} records");
-    println!("| instances | seconds | records/s | peak RSS per instance (MiB) |");
-    println!("|---|---|---|---|");
+    println!(
+        "| instances | seconds | records/s | seconds after the first | records/s after the first | peak RSS per instance (MiB) |"
+    );
+    println!("|---|---|---|---|---|---|");
     for n in counts {
         let cluster = MockCluster::new(1).unwrap();
         let brokers = cluster.bootstrap_servers();
@@ -79,24 +89,39 @@ fn main() {
             .map(|i| spawn(&bin, dir.path(), &brokers, i))
             .collect();
         let deadline = Instant::now() + Duration::from_secs(1800);
-        loop {
-            let counted = report_stats(&instances[0].1).map_or(0, |s| {
+        let mut first_counted = None;
+        let report = loop {
+            let report = report_of(&instances[0].1);
+            let counted = report.as_ref().map_or(0, |r| {
+                let s = &r["stats"];
                 s["records_accepted"].as_u64().unwrap_or(0) + s["duplicates"].as_u64().unwrap_or(0)
             });
+            if counted > 0 && first_counted.is_none() {
+                first_counted = Some((Instant::now(), counted));
+            }
             if counted >= records {
-                break;
+                break report.unwrap();
             }
             assert!(Instant::now() < deadline, "not done in time");
             std::thread::sleep(Duration::from_millis(250));
-        }
+        };
         let secs = started.elapsed().as_secs_f64();
+        let (t0, at_first) = first_counted.expect("counted");
+        let after = t0.elapsed().as_secs_f64();
+        if let Some(scan) = &scan {
+            assert_eq!(
+                report["clusters"], scan["clusters"],
+                "clusters differ from the scan's"
+            );
+        }
         let rss: Vec<String> = instances
             .iter()
             .map(|(c, _)| format!("{:.0}", peak_rss_mib(c.id())))
             .collect();
         println!(
-            "| {n} | {secs:.1} | {:.0} | {} |",
+            "| {n} | {secs:.1} | {:.0} | {after:.1} | {:.0} | {} |",
             records as f64 / secs,
+            (records - at_first) as f64 / after.max(0.001),
             rss.join(", ")
         );
         for (c, _) in &mut instances {
@@ -154,7 +179,7 @@ fn spawn(bin: &Path, dir: &Path, brokers: &str, i: usize) -> (Child, String) {
     std::fs::write(
         &config,
         format!(
-            "detect_interval = \"5s\"\n[kafka]\nbrokers = \"{brokers}\"\ntopic = \"logs\"\n\
+            "detect_interval = \"1s\"\n[kafka]\nbrokers = \"{brokers}\"\ntopic = \"logs\"\n\
              group = \"dg\"\nflush_interval = \"1s\"\nsession_timeout = \"6s\"\n"
         ),
     )
@@ -170,14 +195,17 @@ fn spawn(bin: &Path, dir: &Path, brokers: &str, i: usize) -> (Child, String) {
         .arg(&config)
         .arg("--data-dir")
         .arg(&data)
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or("warn".into()),
+        )
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
     (child, format!("http://{listen}"))
 }
 
-fn report_stats(url: &str) -> Option<Value> {
+fn report_of(url: &str) -> Option<Value> {
     let host = url.strip_prefix("http://")?;
     let mut s = std::net::TcpStream::connect(host).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
@@ -189,8 +217,7 @@ fn report_stats(url: &str) -> Option<Value> {
     let mut answer = Vec::new();
     s.read_to_end(&mut answer).ok()?;
     let at = answer.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let report: Value = serde_json::from_slice(&answer[at + 4..]).ok()?;
-    Some(report["stats"].clone())
+    serde_json::from_slice(&answer[at + 4..]).ok()
 }
 
 fn peak_rss_mib(pid: u32) -> f64 {

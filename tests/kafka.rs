@@ -1,7 +1,9 @@
 //! Scale-out over Kafka: three `distillguard serve` processes share a partitioned logs topic on
 //! librdkafka's mock cluster (a Kafka-protocol broker inside this test process, reached over
-//! loopback TCP). Half the log is produced to the topic, the other half posted to one instance's
-//! `/v1/logs`, which produces it. One instance is killed mid-stream; the report the survivors serve must equal the
+//! loopback TCP), or on the real broker that `DISTILLGUARD_TEST_KAFKA` names (`host:port`; the
+//! tests then make their own topics, with unique names, through the admin API). Half the log is
+//! produced to the topic, the other half posted to one instance's `/v1/logs`, which produces
+//! it. One instance is killed mid-stream; the report the survivors serve must equal the
 //! single-process scan of the same log, every record counted once.
 #![cfg(feature = "kafka")]
 
@@ -14,13 +16,87 @@ use std::time::{Duration, Instant};
 use common::{Server, fixture};
 use distillguard::serve::kafka::forward::produce_keyed;
 use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::Value;
 
 const PARTITIONS: i32 = 6;
-const GROUP: &str = "dg";
-const TOPIC: &str = "logs";
+
+/// The broker a test runs against, and the names of its topics.
+struct Cluster {
+    /// Held for the test's length: the broker lives in it.
+    _mock: Option<MockCluster<'static, DefaultProducerContext>>,
+    brokers: String,
+    topic: String,
+    group: String,
+}
+
+impl Cluster {
+    fn new(test: &str) -> Cluster {
+        match std::env::var("DISTILLGUARD_TEST_KAFKA") {
+            Ok(brokers) => {
+                // A real broker keeps what earlier runs left: fresh names for every run.
+                let run = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis();
+                Cluster {
+                    _mock: None,
+                    brokers,
+                    topic: format!("{test}-{run}-logs"),
+                    group: format!("{test}-{run}"),
+                }
+            }
+            Err(_) => {
+                let mock = MockCluster::new(1).unwrap();
+                Cluster {
+                    brokers: mock.bootstrap_servers(),
+                    _mock: Some(mock),
+                    topic: "logs".into(),
+                    group: "dg".into(),
+                }
+            }
+        }
+    }
+
+    /// Makes the logs topic and the internal topics (`<group>-<suffix>`).
+    fn create(&self, logs: i32, internal: &[(&str, i32)]) {
+        let topics: Vec<(String, i32)> = std::iter::once((self.topic.clone(), logs))
+            .chain(
+                internal
+                    .iter()
+                    .map(|(s, n)| (format!("{}-{s}", self.group), *n)),
+            )
+            .collect();
+        match &self._mock {
+            Some(mock) => {
+                for (t, n) in &topics {
+                    mock.create_topic(t, *n, 1).unwrap();
+                }
+            }
+            None => {
+                let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+                    .set("bootstrap.servers", &self.brokers)
+                    .create()
+                    .unwrap();
+                let new: Vec<NewTopic<'_>> = topics
+                    .iter()
+                    .map(|(t, n)| NewTopic::new(t, *n, TopicReplication::Fixed(1)))
+                    .collect();
+                let runtime = tokio::runtime::Runtime::new().unwrap();
+                for r in runtime
+                    .block_on(admin.create_topics(&new, &AdminOptions::new()))
+                    .unwrap()
+                {
+                    r.unwrap();
+                }
+            }
+        }
+    }
+}
 
 fn sample_lines() -> Vec<Vec<u8>> {
     let gz =
@@ -39,9 +115,9 @@ fn account_of(line: &[u8]) -> String {
 
 /// Produces lines keyed by account onto the account's partition, and waits for every
 /// acknowledgement.
-fn produce(brokers: &str, lines: &[Vec<u8>]) {
+fn produce(cluster: &Cluster, lines: &[Vec<u8>]) {
     let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
+        .set("bootstrap.servers", &cluster.brokers)
         .set("acks", "all")
         .create()
         .unwrap();
@@ -52,7 +128,7 @@ fn produce(brokers: &str, lines: &[Vec<u8>]) {
         .map(|(a, l)| (a.as_str(), l.as_slice()));
     produce_keyed(
         &producer,
-        TOPIC,
+        &cluster.topic,
         PARTITIONS as u32,
         records,
         Duration::from_secs(30),
@@ -60,7 +136,13 @@ fn produce(brokers: &str, lines: &[Vec<u8>]) {
     .unwrap();
 }
 
-fn start_instance(dir: &std::path::Path, brokers: &str, name: &str, extra: &str) -> Server {
+fn start_instance(dir: &std::path::Path, cluster: &Cluster, name: &str, extra: &str) -> Server {
+    let Cluster {
+        brokers,
+        topic,
+        group,
+        ..
+    } = cluster;
     let data = dir.join(name);
     std::fs::create_dir_all(&data).unwrap();
     let config = dir.join(format!("{name}.toml"));
@@ -70,8 +152,8 @@ fn start_instance(dir: &std::path::Path, brokers: &str, name: &str, extra: &str)
             "detect_interval = \"1s\"\n\
              [kafka]\n\
              brokers = \"{brokers}\"\n\
-             topic = \"{TOPIC}\"\n\
-             group = \"{GROUP}\"\n\
+             topic = \"{topic}\"\n\
+             group = \"{group}\"\n\
              flush_interval = \"200ms\"\n\
              session_timeout = \"3s\"\n\
              {extra}"
@@ -130,16 +212,11 @@ mod reqwest {
 
 #[test]
 fn three_instances_with_one_killed_report_like_one_scan() {
-    let cluster = MockCluster::new(1).unwrap();
-    let brokers = cluster.bootstrap_servers();
-    for (topic, partitions) in [
-        (TOPIC.to_string(), PARTITIONS),
-        (format!("{GROUP}-changelog"), PARTITIONS),
-        (format!("{GROUP}-control"), 1),
-        (format!("{GROUP}-reports"), 1),
-    ] {
-        cluster.create_topic(&topic, partitions, 1).unwrap();
-    }
+    let cluster = Cluster::new("kill");
+    cluster.create(
+        PARTITIONS,
+        &[("changelog", PARTITIONS), ("control", 1), ("reports", 1)],
+    );
 
     let expected = scan_of_sample();
     let records = expected["stats"]["records_accepted"].as_u64().unwrap();
@@ -150,11 +227,11 @@ fn three_instances_with_one_killed_report_like_one_scan() {
     let dir = tempfile::tempdir().unwrap();
     let mut instances: Vec<Server> = ["a", "b", "c"]
         .iter()
-        .map(|n| start_instance(dir.path(), &brokers, n, ""))
+        .map(|n| start_instance(dir.path(), &cluster, n, ""))
         .collect();
 
     // The first half counted and published: every instance holds state in the changelog.
-    produce(&brokers, first);
+    produce(&cluster, first);
     let engine = distillguard::engine::Engine::new();
     for l in first {
         engine.ingest(&distillguard::record::Record::parse(l).unwrap());
@@ -219,26 +296,25 @@ fn assert_same_findings(report: &Value, expected: &Value) {
 
 #[test]
 fn records_not_keyed_by_account_are_rekeyed_first() {
-    let cluster = MockCluster::new(1).unwrap();
-    let brokers = cluster.bootstrap_servers();
-    for (topic, partitions) in [
-        (TOPIC.to_string(), 3),
-        (format!("{GROUP}-accounts"), 4),
-        (format!("{GROUP}-changelog"), 4),
-        (format!("{GROUP}-control"), 1),
-        (format!("{GROUP}-reports"), 1),
-    ] {
-        cluster.create_topic(&topic, partitions, 1).unwrap();
-    }
+    let cluster = Cluster::new("rekey");
+    cluster.create(
+        3,
+        &[
+            ("accounts", 4),
+            ("changelog", 4),
+            ("control", 1),
+            ("reports", 1),
+        ],
+    );
     let expected = scan_of_sample();
     // Lines spread over the partitions in turn, as a producer without keys does: an account's
     // records land on every partition.
     let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
+        .set("bootstrap.servers", &cluster.brokers)
         .create()
         .unwrap();
     for (i, line) in sample_lines().iter().enumerate() {
-        let record = BaseRecord::<(), _>::to(TOPIC)
+        let record = BaseRecord::<(), _>::to(&cluster.topic)
             .partition(i as i32 % 3)
             .payload(line.as_slice());
         producer.send(record).map_err(|(e, _)| e).unwrap();
@@ -251,7 +327,7 @@ fn records_not_keyed_by_account_are_rekeyed_first() {
     let dir = tempfile::tempdir().unwrap();
     let instances: Vec<Server> = ["a", "b"]
         .iter()
-        .map(|n| start_instance(dir.path(), &brokers, n, "rekey = true\n"))
+        .map(|n| start_instance(dir.path(), &cluster, n, "rekey = true\n"))
         .collect();
     let records = expected["stats"]["records_accepted"].as_u64().unwrap();
     for i in &instances {
