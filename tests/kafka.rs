@@ -270,6 +270,17 @@ fn three_instances_with_one_killed_report_like_one_scan() {
         let report = wait_for_records(survivor, records, Duration::from_secs(90));
         assert_same_findings(&report, &expected);
     }
+    // The killed instance's partitions moved: the survivors read accounts back from the
+    // changelog after the first half was counted.
+    let restored: u64 = instances
+        .iter()
+        .map(|i| {
+            let stats: Value =
+                serde_json::from_str(&reqwest::blocking_get(&i.url("/v1/stats")).unwrap()).unwrap();
+            stats["kafka"]["accounts_restored"].as_u64().unwrap()
+        })
+        .sum();
+    assert!(restored > 0, "no account was restored from the changelog");
 }
 
 fn scan_of_sample() -> Value {

@@ -424,6 +424,8 @@ async fn stats(State(app): State<AppState>, caller: Caller) -> Result<Json<Value
             "clusters": snap.report.clusters.len(),
             "pending_batches": app.generation().saturating_sub(snap.generation),
         },
+        // The partition owner of this instance, in Kafka mode.
+        "kafka": app.cfg.kafka.is_some().then(|| m.kafka.to_json()),
     })))
 }
 

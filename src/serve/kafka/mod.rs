@@ -121,7 +121,6 @@ pub fn partitions_of(
 
 /// The threads of the Kafka mode; [`Running::stop`] ends them.
 pub struct Running {
-    pub progress: Arc<worker::Progress>,
     stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
@@ -148,8 +147,7 @@ pub fn start(
 ) -> Result<Running, KafkaError> {
     let settings = Settings::new(kafka);
     let stop = Arc::new(AtomicBool::new(false));
-    let progress = Arc::new(worker::Progress::default());
-    let worker = worker::Worker::new(settings.clone(), progress.clone())?;
+    let worker = worker::Worker::new(settings.clone(), app.metrics.kafka.clone())?;
     let detector = detector::Detector::new(settings.clone(), app.clone())?;
     let follower = reports::Follower::new(&settings, app.clone())?;
     let forwarder = forward::Forwarder::new(&settings, runtime)?;
@@ -186,9 +184,5 @@ pub fn start(
                 .expect("spawn a thread"),
         );
     }
-    Ok(Running {
-        progress,
-        stop,
-        threads,
-    })
+    Ok(Running { stop, threads })
 }

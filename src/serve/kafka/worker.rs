@@ -22,6 +22,7 @@ use super::changelog::{self, Entry};
 use super::{KafkaError, Settings, rekey};
 use crate::engine::{Engine, Ingested, request_hash};
 use crate::record::Record;
+use crate::serve::metrics::KafkaProgress as Progress;
 
 /// What the instance holds of one partition.
 struct Shard {
@@ -91,15 +92,6 @@ impl Shard {
             next: None,
         }
     }
-}
-
-/// Counts what the worker did, for logs and tests.
-#[derive(Default)]
-pub struct Progress {
-    pub records: AtomicU64,
-    pub rejected: AtomicU64,
-    pub replayed: AtomicU64,
-    pub rebuilds: AtomicU64,
 }
 
 /// Notes revoked partitions; they are dropped after the poll that revoked them.
@@ -255,6 +247,9 @@ impl Owned {
                 "partition rebuilt from the changelog"
             );
             self.progress.rebuilds.fetch_add(1, Ordering::Relaxed);
+            self.progress
+                .accounts_restored
+                .fetch_add(shard.logs.len() as u64, Ordering::Relaxed);
             self.shards.insert(p, shard);
             if let Some(c) = committed
                 && msg.offset() > c
