@@ -283,20 +283,7 @@ fn three_instances_with_one_killed_report_like_one_scan() {
     assert!(restored > 0, "no account was restored from the changelog");
 
     // SIGTERM: the instance writes what it holds, leaves the group and exits cleanly.
-    let leaving = &mut instances[0];
-    let term = Command::new("kill")
-        .args(["-TERM", &leaving.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = leaving.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "no exit within 30 s of SIGTERM");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = instances[0].terminate(Duration::from_secs(30));
     assert!(status.success(), "{status}");
 }
 
