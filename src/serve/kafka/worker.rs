@@ -1,6 +1,7 @@
 //! The partition owner: consumes the logs topic in the consumer group, keeps one engine per
-//! partition it owns, writes the accounts that changed to the changelog, and commits the
-//! consumer offsets only once the changelog has acknowledged them (acks=all).
+//! partition it owns (the partitions of a batch are folded in parallel, one shard each), writes
+//! the accounts that changed to the changelog, and commits the consumer offsets only once the
+//! changelog has acknowledged them (acks=all).
 //!
 //! A partition that arrives (at start or after a rebalance) is rebuilt from its changelog
 //! partition before its first record is folded in; records at or before an account's
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -129,6 +130,9 @@ impl ProducerContext for Deliveries {
     }
 }
 
+/// Messages folded together; the partitions in a batch are folded in parallel.
+const BATCH: usize = 2_000;
+
 pub struct Worker {
     consumer: BaseConsumer<Rebalances>,
     owned: Owned,
@@ -172,8 +176,40 @@ impl Worker {
             mut owned,
         } = self;
         let mut last_flush = Instant::now();
+        // A message that arrived after a revocation, for the next batch.
+        let mut carried: Option<OwnedMessage> = None;
         while !stop.load(Ordering::Relaxed) {
-            let polled = consumer.poll(Duration::from_millis(100));
+            let mut batch: Vec<OwnedMessage> = carried.take().into_iter().collect();
+            // Waits for the first message, then takes what is already there. A batch ends at a
+            // rebalance: what came before it is folded before the revoked partitions are dropped.
+            let mut wait = Duration::from_millis(if batch.is_empty() { 100 } else { 0 });
+            let mut rebalanced = false;
+            while batch.len() < BATCH && !rebalanced {
+                let polled = consumer.poll(wait);
+                wait = Duration::ZERO;
+                rebalanced = !consumer
+                    .context()
+                    .revoked
+                    .lock()
+                    .expect("revoked")
+                    .is_empty();
+                match polled {
+                    Some(Ok(msg)) if rebalanced => carried = Some(msg.detach()),
+                    Some(Ok(msg)) => batch.push(msg.detach()),
+                    // The client reports broker and transport trouble here and recovers by itself.
+                    Some(Err(e)) => {
+                        tracing::warn!("consuming: {e}");
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            if let Err(e) = owned.fold_batch(&consumer, &batch) {
+                tracing::warn!("{e}: rejoining the group, from the committed offsets");
+                carried = None;
+                owned.restart(&consumer);
+                continue;
+            }
             let revoked: Vec<i32> =
                 std::mem::take(&mut *consumer.context().revoked.lock().expect("revoked"));
             for p in revoked {
@@ -182,20 +218,6 @@ impl Worker {
                 if owned.shards.remove(&p).is_some() {
                     tracing::info!(partition = p, "partition revoked");
                 }
-            }
-            let handled = match polled {
-                Some(Ok(msg)) => owned.handle(&consumer, &msg),
-                // The client reports broker and transport trouble here and recovers by itself.
-                Some(Err(e)) => {
-                    tracing::warn!("consuming: {e}");
-                    Ok(())
-                }
-                None => Ok(()),
-            };
-            if let Err(e) = handled {
-                tracing::warn!("{e}: rejoining the group, from the committed offsets");
-                owned.restart(&consumer);
-                continue;
             }
             if last_flush.elapsed() >= owned.settings.kafka.flush_interval {
                 if let Err(e) = owned.flush(&consumer) {
@@ -224,78 +246,91 @@ impl Owned {
         }
     }
 
-    fn handle(
+    /// Folds a batch of messages into their partitions' shards, the partitions in parallel
+    /// (each shard has its own engine). A partition new to this instance is rebuilt from the
+    /// changelog first; if the consumer's position is past its committed offset, it is sought
+    /// back and its messages in the batch are left for later.
+    fn fold_batch(
         &mut self,
         consumer: &BaseConsumer<Rebalances>,
-        msg: &BorrowedMessage<'_>,
+        batch: &[OwnedMessage],
     ) -> Result<(), KafkaError> {
-        let p = msg.partition();
-        if !self.shards.contains_key(&p) {
-            let started = Instant::now();
-            let topic = self.settings.kafka.changelog_topic();
-            let entries = changelog::read(&self.reader, &topic, &[p], self.settings.timeout)?;
-            let shard = Shard::from_changelog(entries);
-            // The partition starts at its committed offset; a position past it would lose
-            // the records in between.
-            let committed = self.committed(consumer, p)?;
-            tracing::info!(
-                partition = p,
-                accounts = shard.logs.len(),
-                records = shard.engine.accepted(),
-                committed,
-                ms = started.elapsed().as_millis() as u64,
-                "partition rebuilt from the changelog"
-            );
-            self.progress.rebuilds.fetch_add(1, Ordering::Relaxed);
-            self.progress
-                .accounts_restored
-                .fetch_add(shard.logs.len() as u64, Ordering::Relaxed);
-            self.shards.insert(p, shard);
-            if let Some(c) = committed
-                && msg.offset() > c
-            {
+        let mut groups: HashMap<i32, Vec<&OwnedMessage>> = HashMap::new();
+        for msg in batch {
+            groups.entry(msg.partition()).or_default().push(msg);
+        }
+        let arriving: Vec<(i32, i64)> = groups
+            .iter()
+            .filter(|(p, _)| !self.shards.contains_key(p))
+            .map(|(&p, msgs)| (p, msgs[0].offset()))
+            .collect();
+        for (p, first) in arriving {
+            if self.arrive(consumer, p, first)? {
+                groups.remove(&p);
+            }
+        }
+        let mut work: Vec<(&mut Shard, Vec<&OwnedMessage>)> = self
+            .shards
+            .iter_mut()
+            .filter_map(|(p, shard)| Some((shard, groups.remove(p)?)))
+            .collect();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per_thread = work.len().div_ceil(threads).max(1);
+        let progress = &*self.progress;
+        std::thread::scope(|scope| {
+            for chunk in work.chunks_mut(per_thread) {
+                scope.spawn(move || {
+                    for (shard, msgs) in chunk {
+                        for msg in msgs.iter() {
+                            fold(shard, progress, msg);
+                        }
+                    }
+                });
+            }
+        });
+        Ok(())
+    }
+
+    /// Rebuilds a partition that arrived from its changelog. Returns whether the consumer was
+    /// sought back to the committed offset (its messages at hand are then too far on).
+    fn arrive(
+        &mut self,
+        consumer: &BaseConsumer<Rebalances>,
+        p: i32,
+        first: i64,
+    ) -> Result<bool, KafkaError> {
+        let started = Instant::now();
+        let topic = self.settings.kafka.changelog_topic();
+        let entries = changelog::read(&self.reader, &topic, &[p], self.settings.timeout)?;
+        let shard = Shard::from_changelog(entries);
+        // The partition starts at its committed offset; a position past it would lose the
+        // records in between.
+        let committed = self.committed(consumer, p)?;
+        tracing::info!(
+            partition = p,
+            accounts = shard.logs.len(),
+            records = shard.engine.accepted(),
+            committed,
+            ms = started.elapsed().as_millis() as u64,
+            "partition rebuilt from the changelog"
+        );
+        self.progress.rebuilds.fetch_add(1, Ordering::Relaxed);
+        self.progress
+            .accounts_restored
+            .fetch_add(shard.logs.len() as u64, Ordering::Relaxed);
+        self.shards.insert(p, shard);
+        match committed {
+            Some(c) if first > c => {
                 consumer.seek(
                     &self.settings.input_topic(),
                     p,
                     Offset::Offset(c),
                     self.settings.timeout,
                 )?;
-                return Ok(());
+                Ok(true)
             }
+            _ => Ok(false),
         }
-        let shard = self.shards.get_mut(&p).expect("shard just made");
-        shard.next = Some(msg.offset() + 1);
-        let Some(rec) = msg.payload().and_then(|b| Record::parse(b).ok()) else {
-            self.progress.rejected.fetch_add(1, Ordering::Relaxed);
-            return Ok(());
-        };
-        let account: &str = &rec.account_id;
-        let log = match shard.logs.get_mut(account) {
-            Some(log) => log,
-            None => shard.logs.entry(account.into()).or_default(),
-        };
-        let source = rekey::source_of(msg);
-        if msg.offset() <= log.through || source.is_some_and(|s| log.passed(s)) {
-            self.progress.replayed.fetch_add(1, Ordering::Relaxed);
-            return Ok(());
-        }
-        match shard.engine.ingest(&rec) {
-            Ingested::New => {
-                if let Some(id) = &rec.request_id {
-                    log.requests.push(request_hash(id));
-                }
-            }
-            Ingested::Duplicate => log.duplicates += 1,
-        }
-        log.through = msg.offset();
-        if let Some(s) = source {
-            log.note_source(s);
-        }
-        if !shard.dirty.contains(account) {
-            shard.dirty.insert(account.into());
-        }
-        self.progress.records.fetch_add(1, Ordering::Relaxed);
-        Ok(())
     }
 
     fn committed(
@@ -371,6 +406,42 @@ impl Owned {
         tracing::debug!(accounts = written, "changelog written, offsets committed");
         Ok(())
     }
+}
+
+/// Folds one message into its partition's shard: skipped when its account's summary already
+/// has it (replayed after a move), dropped as a duplicate by `request_id`, or counted.
+fn fold(shard: &mut Shard, progress: &Progress, msg: &OwnedMessage) {
+    shard.next = Some(msg.offset() + 1);
+    let Some(rec) = msg.payload().and_then(|b| Record::parse(b).ok()) else {
+        progress.rejected.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    let account: &str = &rec.account_id;
+    let log = match shard.logs.get_mut(account) {
+        Some(log) => log,
+        None => shard.logs.entry(account.into()).or_default(),
+    };
+    let source = rekey::source_of(msg);
+    if msg.offset() <= log.through || source.is_some_and(|s| log.passed(s)) {
+        progress.replayed.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    match shard.engine.ingest(&rec) {
+        Ingested::New => {
+            if let Some(id) = &rec.request_id {
+                log.requests.push(request_hash(id));
+            }
+        }
+        Ingested::Duplicate => log.duplicates += 1,
+    }
+    log.through = msg.offset();
+    if let Some(s) = source {
+        log.note_source(s);
+    }
+    if !shard.dirty.contains(account) {
+        shard.dirty.insert(account.into());
+    }
+    progress.records.fetch_add(1, Ordering::Relaxed);
 }
 
 #[cfg(test)]
