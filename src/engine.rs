@@ -7,7 +7,7 @@ use foldhash::fast::RandomState;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::detect::{self, AccountView, DetectConfig};
-use crate::features::{AccountState, Dictionary, Lexicon, Observation, TextFeatures};
+use crate::features::{ATTRS, AccountState, Attr, Dictionary, Lexicon, Observation, TextFeatures};
 use crate::record::Record;
 use crate::report::{Cluster, Signal, Stats, rfc3339};
 
@@ -65,6 +65,19 @@ impl Snapshot {
         }
         postcard::from_bytes(bytes)
     }
+}
+
+/// One account's state with the display text of the values it holds: what a partition hands to
+/// another process (a changelog entry) so that the account can be detected on, or owned, there.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AccountEntry {
+    pub state: AccountState,
+    pub values: Vec<((Attr, u64), Box<str>)>,
+}
+
+/// The hash under which a `request_id` is remembered for de-duplication.
+pub fn request_hash(request_id: &str) -> u64 {
+    xxh3_64(request_id.as_bytes())
 }
 
 /// One account's activity hour by hour and the attribute values it holds, for timelines and
@@ -168,7 +181,7 @@ impl Engine {
 
     fn is_duplicate(&self, rec: &Record<'_>) -> bool {
         if let Some(id) = &rec.request_id
-            && !self.seen.insert(xxh3_64(id.as_bytes()))
+            && !self.seen.insert(request_hash(id))
         {
             self.duplicates.fetch_add(1, Ordering::Relaxed);
             return true;
@@ -250,13 +263,62 @@ impl Engine {
         engine
     }
 
+    /// One account's state and the text of its values, to hand to another engine.
+    pub fn export_account(&self, id: &str) -> Option<AccountEntry> {
+        let state = self.accounts.get(id)?;
+        let held = ATTRS
+            .iter()
+            .flat_map(|&attr| {
+                state.attrs[attr as usize]
+                    .iter()
+                    .map(move |(h, _)| (attr, h))
+            })
+            .chain(state.model_since.iter().map(|&(h, _)| (Attr::Model, h)));
+        let mut values: Vec<_> = held
+            .filter_map(|(attr, h)| Some(((attr, h), self.dict.get(attr, h)?.into_boxed_str())))
+            .collect();
+        values.sort_unstable();
+        values.dedup_by(|a, b| a.0 == b.0);
+        Some(AccountEntry {
+            state: AccountState::clone(&state),
+            values,
+        })
+    }
+
+    /// Adds an account exported by another engine, which must not already be here. The counters
+    /// and time span grow by its requests, so an engine built from the entries of disjoint
+    /// accounts equals one that ingested all their records.
+    pub fn import_account(&self, id: &str, entry: AccountEntry) {
+        let AccountEntry { state, values } = entry;
+        for ((attr, hash), text) in values {
+            self.dict.insert(attr, hash, text);
+        }
+        self.accepted
+            .fetch_add(u64::from(state.requests), Ordering::Relaxed);
+        if state.requests > 0 {
+            self.first_ms.fetch_min(state.first_ms, Ordering::Relaxed);
+            self.last_ms.fetch_max(state.last_ms, Ordering::Relaxed);
+        }
+        let old = self.accounts.insert(id.into(), Box::new(state));
+        debug_assert!(old.is_none(), "account {id} imported twice");
+    }
+
+    /// Remembers request ids (by [`request_hash`]) counted elsewhere, and the duplicates dropped
+    /// there, so that they are dropped here too.
+    pub fn import_requests(&self, hashes: &[u64], duplicates: u64) {
+        for &h in hashes {
+            self.seen.insert(h);
+        }
+        self.duplicates.fetch_add(duplicates, Ordering::Relaxed);
+    }
+
     pub fn has_account(&self, id: &str) -> bool {
         self.accounts.contains_key(id)
     }
 
     /// Whether a record with this `request_id` was ingested.
     pub fn has_request(&self, request_id: &str) -> bool {
-        self.seen.contains(&xxh3_64(request_id.as_bytes()))
+        self.seen.contains(&request_hash(request_id))
     }
 
     /// One account's activity and the signals of its own traffic.
@@ -464,6 +526,41 @@ mod tests {
                     .iter()
                     .all(|v| v.starts_with('#'))
         }));
+    }
+
+    #[test]
+    fn partitioned_engines_merge_into_the_single_engine() {
+        let lines = sample_lines();
+        let whole = Engine::new();
+        ingest(&whole, &lines);
+        // Each record goes to the engine of its account's partition, as instances consuming
+        // a partitioned topic see them.
+        let parts: Vec<Engine> = (0..3).map(|_| Engine::new()).collect();
+        let mut ids = std::collections::BTreeSet::new();
+        for l in &lines {
+            let rec = Record::parse(l).unwrap();
+            parts[crate::partition::partition_of(&rec.account_id, 3) as usize].ingest(&rec);
+            ids.insert(rec.account_id.to_string());
+        }
+        assert!(parts.iter().all(|p| p.accounts() > 0));
+        let merged = Engine::new();
+        for id in &ids {
+            let owner = &parts[crate::partition::partition_of(id, 3) as usize];
+            let entry = owner.export_account(id).unwrap();
+            // Entries cross processes serialized.
+            let bytes = postcard::to_stdvec(&entry).unwrap();
+            merged.import_account(id, postcard::from_bytes(&bytes).unwrap());
+        }
+        merged.import_requests(&[], parts.iter().map(Engine::duplicates).sum());
+        let cfg = DetectConfig::default();
+        let clusters = whole.detect(&cfg);
+        assert!(!clusters.is_empty());
+        assert_eq!(
+            serde_json::to_value(merged.detect(&cfg)).unwrap(),
+            serde_json::to_value(clusters).unwrap()
+        );
+        assert_eq!(merged.state_stats(), whole.state_stats());
+        assert!(whole.export_account("nobody").is_none());
     }
 
     #[test]

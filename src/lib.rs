@@ -11,6 +11,7 @@ pub mod detect;
 pub mod engine;
 pub mod eval;
 pub mod features;
+pub mod partition;
 pub mod record;
 pub mod report;
 pub mod scan;

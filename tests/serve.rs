@@ -752,23 +752,8 @@ async fn acknowledged_records_survive_a_crash_exactly_once() {
     );
 
     // SIGTERM: the server stops cleanly, and the state is the same after it.
-    let pid = s.child.id().to_string();
     let mut s = s;
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(st) = s.child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = s.terminate(Duration::from_secs(10));
     assert!(status.success(), "{status}");
     let s = Server::start(&s.data_dir.clone(), &[]);
     let (_, again) = get_json(&c, &s, "/v1/stats", None).await;

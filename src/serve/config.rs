@@ -78,6 +78,61 @@ pub struct Config {
     /// detector uses (hashes, template keys, cue flags) before it is written or kept.
     #[serde(deserialize_with = "lenient")]
     pub privacy_mode: bool,
+    /// Scale-out over Kafka: when set, records come from a topic and the state is partitioned
+    /// among the instances of a consumer group (see docs/scale-out.md).
+    pub kafka: Option<KafkaSettings>,
+}
+
+/// The `[kafka]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaSettings {
+    /// Bootstrap servers, `host:port,host:port`.
+    pub brokers: String,
+    /// The topic of request logs: one contract record (JSON) per message, keyed by account id.
+    pub topic: String,
+    /// The producers do not key records by account: the instances first re-key them onto
+    /// `<group>-accounts`, which the partition owners then consume.
+    pub rekey: bool,
+    /// The consumer group the instances share; it also names the internal topics
+    /// `<group>-changelog`, `<group>-control` and `<group>-reports`.
+    pub group: String,
+    /// How often the state changes are written to the changelog and offsets committed.
+    #[serde(deserialize_with = "duration")]
+    pub flush_interval: Duration,
+    /// Time after which an instance that stopped heartbeating loses its partitions.
+    #[serde(deserialize_with = "duration")]
+    pub session_timeout: Duration,
+    /// Further librdkafka client properties (security, timeouts), given to every client.
+    pub properties: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        KafkaSettings {
+            brokers: "localhost:9092".into(),
+            topic: "distillguard-logs".into(),
+            rekey: false,
+            group: "distillguard".into(),
+            flush_interval: Duration::from_secs(1),
+            session_timeout: Duration::from_secs(10),
+            properties: Default::default(),
+        }
+    }
+}
+
+impl KafkaSettings {
+    pub fn changelog_topic(&self) -> String {
+        format!("{}-changelog", self.group)
+    }
+
+    pub fn control_topic(&self) -> String {
+        format!("{}-control", self.group)
+    }
+
+    pub fn report_topic(&self) -> String {
+        format!("{}-reports", self.group)
+    }
 }
 
 impl Default for Config {
@@ -104,6 +159,7 @@ impl Default for Config {
             litellm_account: AccountKey::default(),
             map: FieldMap::default(),
             privacy_mode: false,
+            kafka: None,
         }
     }
 }

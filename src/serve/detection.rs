@@ -65,6 +65,27 @@ impl Detection {
     pub fn latest(&self) -> Arc<Snapshot> {
         self.latest.read().expect("latest detection").clone()
     }
+
+    /// Serves a report made elsewhere (by the detecting instance, in Kafka mode).
+    pub fn publish(&self, report: Report) {
+        let generation = self.latest().generation + 1;
+        let snap = Snapshot {
+            cluster_of: cluster_index(&report.clusters),
+            duration: Duration::from_millis(report.stats.duration_ms),
+            report,
+            generation,
+            finished_ms: Some(now_ms()),
+        };
+        *self.latest.write().expect("latest detection") = Arc::new(snap);
+    }
+}
+
+fn cluster_index(clusters: &[crate::report::Cluster]) -> HashMap<String, usize> {
+    clusters
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| c.accounts.iter().map(move |a| (a.clone(), i)))
+        .collect()
 }
 
 /// Runs detection again now, over the same records: the allowlist changed.
@@ -76,6 +97,10 @@ pub async fn redetect(app: &Arc<App>) -> Result<Arc<Snapshot>, ApiError> {
 /// Runs detection over every record acknowledged before the call, unless a run that started
 /// after the call already covers them.
 pub async fn detect_now(app: &Arc<App>) -> Result<Arc<Snapshot>, ApiError> {
+    // The detecting instance of the group makes the reports; this one serves the latest.
+    if app.cfg.kafka.is_some() {
+        return Ok(app.detection.latest());
+    }
     let wanted = app.generation();
     let _run = app.detection.run.lock().await;
     let latest = app.detection.latest();
@@ -94,8 +119,12 @@ pub async fn detect_now(app: &Arc<App>) -> Result<Arc<Snapshot>, ApiError> {
 }
 
 fn run(app: &App) -> Snapshot {
-    let generation = app.generation();
-    let engine = app.engine();
+    run_over(app, &app.engine(), app.generation(), app.store.batches())
+}
+
+/// Detection over `engine`'s accounts with the service's settings and allowlist; `inputs` is
+/// what the report counts as its inputs.
+pub(crate) fn run_over(app: &App, engine: &Engine, generation: u64, inputs: usize) -> Snapshot {
     let started = Instant::now();
     let clusters = engine.detect(&DetectConfig {
         min_score: app.cfg.min_score,
@@ -108,17 +137,13 @@ fn run(app: &App) -> Snapshot {
     m.detection_seconds.observe(duration);
     let rejected = m.records_rejected.load(Ordering::Relaxed);
     let stats = Stats {
-        inputs: app.store.batches(),
+        inputs,
         records_read: engine.accepted() + engine.duplicates(),
         rejected,
         duration_ms: duration.as_millis() as u64,
         ..engine.state_stats()
     };
-    let cluster_of = clusters
-        .iter()
-        .enumerate()
-        .flat_map(|(i, c)| c.accounts.iter().map(move |a| (a.clone(), i)))
-        .collect();
+    let cluster_of = cluster_index(&clusters);
     tracing::info!(
         clusters = clusters.len(),
         accounts = stats.accounts,

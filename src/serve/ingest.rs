@@ -139,6 +139,8 @@ pub fn ingest(
     // the contract records they became, so replay needs neither the payload reader nor the map.
     let in_place = shape == Shape::Contract && convert.map.is_empty();
     let mut scratch = Vec::new();
+    let forward = app.forward();
+    let mut outgoing = Vec::new();
     for (index, item) in items.iter().enumerate() {
         let item = item.get(body);
         let reject = |reason: String| RejectEntry {
@@ -174,18 +176,25 @@ pub fn ingest(
             )));
             continue;
         }
+        // In Kafka mode every record goes on: the partition owners drop and count duplicates,
+        // so that the report counts them as a scan of the same records would.
         if let Some(id) = rec.request_id.as_deref()
+            && forward.is_none()
             && (engine.has_request(id) || !in_body.insert(xxh3_64(id.as_bytes())))
         {
             duplicates += 1;
             continue;
         }
-        if cfg.privacy_mode {
+        let stored = if in_place { item.bytes } else { &scratch };
+        if forward.is_some() {
+            outgoing.push((rec.account_id.to_string(), stored.to_vec()));
+            records.push((rec, None));
+        } else if cfg.privacy_mode {
             let text = engine.text_features(&rec);
             batch.push(&reduced::encode(&rec, &text), rec.ts_ms);
             records.push((rec, Some(text)));
         } else {
-            batch.push(if in_place { item.bytes } else { &scratch }, rec.ts_ms);
+            batch.push(stored, rec.ts_ms);
             records.push((rec, None));
         }
     }
@@ -204,6 +213,24 @@ pub fn ingest(
         })));
     }
 
+    let m = &app.metrics;
+    use std::sync::atomic::Ordering::Relaxed;
+    if let Some(forward) = forward {
+        // The partition owners count them; duplicates of earlier posts are dropped there.
+        forward
+            .send(&outgoing)
+            .map_err(|e| ApiError::unavailable(format!("the records were not stored: {e}"), 1))?;
+        let accepted = outgoing.len() as u64;
+        m.records_accepted.fetch_add(accepted, Relaxed);
+        m.records_duplicate.fetch_add(duplicates, Relaxed);
+        m.batches_accepted.fetch_add(1, Relaxed);
+        return Ok(IngestOutcome {
+            accepted,
+            duplicates,
+            rejected,
+            rejects,
+        });
+    }
     if batch.records() > 0 {
         if let Err(secs) = app.rate.take(caller, batch.records() as u64) {
             app.metrics
@@ -249,8 +276,6 @@ pub fn ingest(
         }
     }
     app.folded();
-    let m = &app.metrics;
-    use std::sync::atomic::Ordering::Relaxed;
     m.records_accepted.fetch_add(accepted, Relaxed);
     m.records_duplicate.fetch_add(duplicates, Relaxed);
     m.batches_accepted.fetch_add(1, Relaxed);

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -51,9 +51,37 @@ impl Histogram {
     }
 }
 
+/// What the partition owner of the Kafka mode did since the process started.
+#[derive(Debug, Default)]
+pub struct KafkaProgress {
+    /// Records folded into the owned partitions' state.
+    pub records: AtomicU64,
+    /// Messages that are not a contract record.
+    pub rejected: AtomicU64,
+    /// Records read again after a move and skipped: their account's summary already had them.
+    pub replayed: AtomicU64,
+    /// Partitions rebuilt from the changelog, and the accounts read back doing so.
+    pub rebuilds: AtomicU64,
+    pub accounts_restored: AtomicU64,
+}
+
+impl KafkaProgress {
+    pub fn to_json(&self) -> serde_json::Value {
+        use std::sync::atomic::Ordering::Relaxed;
+        serde_json::json!({
+            "records": self.records.load(Relaxed),
+            "rejected": self.rejected.load(Relaxed),
+            "replayed": self.replayed.load(Relaxed),
+            "partition_rebuilds": self.rebuilds.load(Relaxed),
+            "accounts_restored": self.accounts_restored.load(Relaxed),
+        })
+    }
+}
+
 /// What the service counts while it runs (since the process started).
 #[derive(Debug, Default)]
 pub struct Metrics {
+    pub kafka: Arc<KafkaProgress>,
     pub records_accepted: AtomicU64,
     pub records_rejected: AtomicU64,
     pub records_duplicate: AtomicU64,

@@ -11,6 +11,8 @@ pub mod decisions;
 pub mod detection;
 pub mod error;
 pub mod ingest;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod listen;
 pub mod metrics;
 pub mod openapi;
@@ -48,6 +50,11 @@ pub enum ServeError {
     Store(#[from] StoreError),
     #[error("cannot replay the log: {0}")]
     Replay(String),
+    #[error("this build has no Kafka support: build with the `kafka` feature, or remove [kafka]")]
+    NoKafka,
+    #[cfg(feature = "kafka")]
+    #[error(transparent)]
+    Kafka(#[from] kafka::KafkaError),
     #[error("serving HTTP: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -78,6 +85,14 @@ pub struct App {
     pub restored: std::sync::Mutex<Option<snapshot::Restored>>,
     pub decisions: Decisions,
     pub rate: rate::RateLimits,
+    /// Where posted records go instead of the local log (Kafka mode).
+    forward: std::sync::OnceLock<Arc<dyn Forward>>,
+}
+
+/// Takes accepted records elsewhere, durably, before a post is answered.
+pub trait Forward: Send + Sync {
+    /// Sends (account id, contract record) pairs; returns once all are acknowledged.
+    fn send(&self, records: &[(String, Vec<u8>)]) -> Result<(), String>;
 }
 
 impl HasTokens for Arc<App> {
@@ -94,6 +109,14 @@ impl App {
     fn replace_engine(&self, engine: Engine) {
         *self.engine.write().expect("engine") = Arc::new(engine);
         self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn set_forward(&self, forward: Arc<dyn Forward>) {
+        let _ = self.forward.set(forward);
+    }
+
+    pub fn forward(&self) -> Option<&Arc<dyn Forward>> {
+        self.forward.get()
     }
 
     pub fn generation(&self) -> u64 {
@@ -159,6 +182,10 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;
     check_access(&cfg, addr)?;
+    #[cfg(not(feature = "kafka"))]
+    if cfg.kafka.is_some() {
+        return Err(ServeError::NoKafka);
+    }
     let tokens = Tokens::new(&cfg.tokens);
     if tokens.is_open() {
         tracing::warn!(
@@ -196,6 +223,7 @@ pub async fn run(
         restored: std::sync::Mutex::new(None),
         decisions,
         rate: rate::RateLimits::new(cfg.ingest_rate_limit),
+        forward: std::sync::OnceLock::new(),
         cfg,
     });
 
@@ -231,7 +259,10 @@ pub async fn run(
                 }
                 *starter.restored.lock().expect("restored") = Some(restored);
                 starter.ready.store(true, Ordering::Release);
-                detection::background(starter).await;
+                // In Kafka mode the detecting instance of the group makes the reports.
+                if starter.cfg.kafka.is_none() {
+                    detection::background(starter).await;
+                }
             }
             Ok(Err(e)) => {
                 let _ = fatal_tx.send(ServeError::Replay(e.to_string()));
@@ -254,6 +285,19 @@ pub async fn run(
             }
         }
     };
+    #[cfg(feature = "kafka")]
+    let kafka = match app.cfg.kafka.clone() {
+        Some(settings) => {
+            let app = app.clone();
+            let runtime = tokio::runtime::Handle::current();
+            Some(
+                tokio::task::spawn_blocking(move || kafka::start(app, settings, runtime))
+                    .await
+                    .expect("start the Kafka clients")?,
+            )
+        }
+        None => None,
+    };
     let router = routes::router(app.clone());
     let limits = listen::Limits {
         header_timeout: app.cfg.header_timeout,
@@ -264,6 +308,10 @@ pub async fn run(
     tracing::info!("shutting down: stopped accepting, committing what is queued");
     background.abort();
     let _ = background.await;
+    #[cfg(feature = "kafka")]
+    if let Some(k) = kafka {
+        tokio::task::spawn_blocking(move || k.stop()).await.ok();
+    }
     app.writer.write().expect("writer").take();
     tokio::task::spawn_blocking(move || writer_thread.join())
         .await

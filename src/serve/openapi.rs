@@ -215,6 +215,7 @@ pub fn document() -> Value {
                 json_ok("the run is done; read its clusters at /v1/clusters", json!({"$ref": "#/components/schemas/DetectOutcome"})),
                 json!({"503": not_ready.clone()}),
             )},
+            "/v1/report": {"get": op("The latest detection run's whole report (the contract's report, as scan writes it)", &["read"], json_ok("the report", json!({"type": "object"})), json!({}))},
             "/v1/clusters": {"get": list},
             "/v1/clusters/{id}": {"get": cluster},
             "/v1/clusters/{id}/activity": {"get": activity},

@@ -57,6 +57,7 @@ pub fn routes() -> Routes {
     .add("post", "/v1/logs", post(post_logs))
     .add("post", "/v1/litellm", post(post_litellm))
     .add("post", "/v1/detect", post(post_detect))
+    .add("get", "/v1/report", get(latest_report))
     .add("get", "/v1/clusters", get(list_clusters))
     .add("get", "/v1/clusters/{id}", get(get_cluster))
     .add(
@@ -279,6 +280,16 @@ async fn post_detect(State(app): State<AppState>, caller: Caller) -> Result<Json
     })))
 }
 
+/// The latest detection run's whole report, as `scan --out` writes it. In Kafka mode it is the
+/// report the group's detecting instance last published.
+async fn latest_report(
+    State(app): State<AppState>,
+    caller: Caller,
+) -> Result<Json<crate::report::Report>, ApiError> {
+    caller.require(&[Scope::Read])?;
+    Ok(Json(app.detection.latest().report.clone()))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ClusterQuery {
@@ -446,6 +457,8 @@ async fn stats(State(app): State<AppState>, caller: Caller) -> Result<Json<Value
             "clusters": snap.report.clusters.len(),
             "pending_batches": app.generation().saturating_sub(snap.generation),
         },
+        // The partition owner of this instance, in Kafka mode.
+        "kafka": app.cfg.kafka.is_some().then(|| m.kafka.to_json()),
     })))
 }
 
