@@ -61,6 +61,7 @@ const ROUTES: &[(&str, &str, Need, bool)] = &[
     ("post", "/v1/logs", Scopes(&["ingest", "admin"]), false),
     ("post", "/v1/litellm", Scopes(&["ingest", "admin"]), false),
     ("post", "/v1/detect", READ_OR_ADMIN, false),
+    ("get", "/v1/report", Scopes(&["read"]), true),
     ("get", "/v1/clusters", READ_OR_ADMIN, true),
     ("get", "/v1/clusters/{id}", READ_OR_ADMIN, true),
     ("get", "/v1/clusters/{id}/activity", READ_OR_ADMIN, true),
