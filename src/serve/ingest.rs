@@ -5,6 +5,7 @@
 //! it is CPU work and it waits for the commit.
 
 use std::collections::HashSet;
+use std::sync::atomic::Ordering::Relaxed;
 
 use axum::http::{HeaderMap, header};
 use serde::Serialize;
@@ -188,7 +189,6 @@ pub fn ingest(
         let stored = if in_place { item.bytes } else { &scratch };
         if forward.is_some() {
             outgoing.push((rec.account_id.to_string(), stored.to_vec()));
-            records.push((rec, None));
         } else if cfg.privacy_mode {
             let text = engine.text_features(&rec);
             batch.push(&reduced::encode(&rec, &text), rec.ts_ms);
@@ -199,10 +199,8 @@ pub fn ingest(
         }
     }
     let rejected = rejects.len() as u64;
-    app.metrics
-        .records_rejected
-        .fetch_add(rejected, std::sync::atomic::Ordering::Relaxed);
-    if records.is_empty() && duplicates == 0 {
+    app.metrics.records_rejected.fetch_add(rejected, Relaxed);
+    if records.is_empty() && outgoing.is_empty() && duplicates == 0 {
         let why = if items.is_empty() {
             "the body holds no records"
         } else {
@@ -214,68 +212,52 @@ pub fn ingest(
     }
 
     let m = &app.metrics;
-    use std::sync::atomic::Ordering::Relaxed;
-    if let Some(forward) = forward {
+    let taken = if forward.is_some() {
+        outgoing.len() as u64
+    } else {
+        u64::from(batch.records())
+    };
+    if taken > 0
+        && let Err(secs) = app.rate.take(caller, taken)
+    {
+        m.batches_refused_rate.fetch_add(1, Relaxed);
+        return Err(ApiError::too_many(
+            format!(
+                "this token may ingest {} records a second",
+                app.cfg.ingest_rate_limit
+            ),
+            secs,
+        ));
+    }
+    let accepted = match forward {
         // The partition owners count them; duplicates of earlier posts are dropped there.
-        forward
-            .send(&outgoing)
-            .map_err(|e| ApiError::unavailable(format!("the records were not stored: {e}"), 1))?;
-        let accepted = outgoing.len() as u64;
-        m.records_accepted.fetch_add(accepted, Relaxed);
-        m.records_duplicate.fetch_add(duplicates, Relaxed);
-        m.batches_accepted.fetch_add(1, Relaxed);
-        return Ok(IngestOutcome {
-            accepted,
-            duplicates,
-            rejected,
-            rejects,
-        });
-    }
-    if batch.records() > 0 {
-        if let Err(secs) = app.rate.take(caller, batch.records() as u64) {
-            app.metrics
-                .batches_refused_rate
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Err(ApiError::too_many(
-                format!(
-                    "this token may ingest {} records a second",
-                    app.cfg.ingest_rate_limit
-                ),
-                secs,
-            ));
+        Some(forward) => {
+            forward.send(&outgoing).map_err(|e| {
+                ApiError::unavailable(format!("the records were not stored: {e}"), 1)
+            })?;
+            outgoing.len() as u64
         }
-        let (done, wait) = oneshot::channel();
-        app.send_to_writer(Append { batch, done })?;
-        match wait.blocking_recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                app.metrics
-                    .batches_refused_storage
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                // Disk full, read-only or failing: nothing was acknowledged, and the writer
-                // reopens the log on the next batch, so a later retry can succeed.
-                return Err(ApiError::unavailable(
-                    format!("the batch was not stored: {e}"),
-                    STORAGE_RETRY_AFTER,
-                ));
+        None => {
+            if batch.records() > 0 {
+                commit(app, batch)?;
             }
-            Err(_) => return Err(ApiError::internal("the log writer stopped")),
+            // Durable now; a concurrent post may have stored the same request_id meanwhile,
+            // and the engine counts it once.
+            let mut accepted = 0u64;
+            for (rec, text) in &records {
+                let ingested = match text {
+                    Some(text) => engine.ingest_with(rec, *text),
+                    None => engine.ingest(rec),
+                };
+                match ingested {
+                    Ingested::New => accepted += 1,
+                    Ingested::Duplicate => duplicates += 1,
+                }
+            }
+            app.folded();
+            accepted
         }
-    }
-    // Durable now; a concurrent post may have stored the same request_id meanwhile, and the
-    // engine counts it once.
-    let mut accepted = 0u64;
-    for (rec, text) in &records {
-        let ingested = match text {
-            Some(text) => engine.ingest_with(rec, *text),
-            None => engine.ingest(rec),
-        };
-        match ingested {
-            Ingested::New => accepted += 1,
-            Ingested::Duplicate => duplicates += 1,
-        }
-    }
-    app.folded();
+    };
     m.records_accepted.fetch_add(accepted, Relaxed);
     m.records_duplicate.fetch_add(duplicates, Relaxed);
     m.batches_accepted.fetch_add(1, Relaxed);
@@ -285,4 +267,23 @@ pub fn ingest(
         rejected,
         rejects,
     })
+}
+
+/// Makes `batch` durable: returns once the log writer has committed it.
+fn commit(app: &App, batch: BatchBytes) -> Result<(), ApiError> {
+    let (done, wait) = oneshot::channel();
+    app.send_to_writer(Append { batch, done })?;
+    match wait.blocking_recv() {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
+            app.metrics.batches_refused_storage.fetch_add(1, Relaxed);
+            // Disk full, read-only or failing: nothing was acknowledged, and the writer
+            // reopens the log on the next batch, so a later retry can succeed.
+            Err(ApiError::unavailable(
+                format!("the batch was not stored: {e}"),
+                STORAGE_RETRY_AFTER,
+            ))
+        }
+        Err(_) => Err(ApiError::internal("the log writer stopped")),
+    }
 }
