@@ -188,7 +188,13 @@ pub fn ingest(
         }
         let stored = if in_place { item.bytes } else { &scratch };
         if forward.is_some() {
-            outgoing.push((rec.account_id.to_string(), stored.to_vec()));
+            // Privacy mode holds for the logs topic too: what is produced has no prompt text.
+            let value = if cfg.privacy_mode {
+                reduced::encode(&rec, &engine.text_features(&rec))
+            } else {
+                stored.to_vec()
+            };
+            outgoing.push((rec.account_id.to_string(), value));
         } else if cfg.privacy_mode {
             let text = engine.text_features(&rec);
             batch.push(&reduced::encode(&rec, &text), rec.ts_ms);
