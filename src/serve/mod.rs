@@ -22,6 +22,7 @@ pub mod routes;
 pub mod snapshot;
 pub mod store;
 pub mod ui;
+pub mod write_deadline;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -301,6 +302,7 @@ pub async fn run(
     let router = routes::router(app.clone());
     let limits = listen::Limits {
         header_timeout: app.cfg.header_timeout,
+        write_timeout: app.cfg.write_timeout,
         max_connections: app.cfg.max_connections,
     };
     listen::serve(listener, router, limits, stop).await?;
