@@ -433,6 +433,9 @@ mod tests {
         assert_eq!(small.examples().count(), EXAMPLES);
         assert_eq!(big.requests, 5000);
         assert!(big.vocab.iter().count() <= VOCAB);
+        // Every sampled prompt is signed, and the signature is its only growth: 40 bytes.
+        assert!(big.sample.iter().all(|s| s.signature.is_some()));
+        assert!(std::mem::size_of::<SampledPrompt>() <= 56 + 40);
     }
 
     #[test]
