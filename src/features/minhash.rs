@@ -147,12 +147,17 @@ pub fn for_each_shingle(prompt: &str, mut f: impl FnMut(u64, &[u8], usize)) {
         if n >= SHINGLE_WORDS {
             let from = starts[(n - SHINGLE_WORDS) % (SHINGLE_WORDS + 1)];
             let text = &buf[from..];
-            f(xxh3_64_with_seed(text, SHINGLE_SEED), text, n);
+            f(shingle_hash(text), text, n);
         }
     }
     if (1..SHINGLE_WORDS).contains(&n) {
-        f(xxh3_64_with_seed(&buf, SHINGLE_SEED), &buf, n);
+        f(shingle_hash(&buf), &buf, n);
     }
+}
+
+/// The hash of a shingle's normalised text (words each followed by a space).
+pub fn shingle_hash(text: &[u8]) -> u64 {
+    xxh3_64_with_seed(text, SHINGLE_SEED)
 }
 
 /// splitmix64's finaliser: the probe sequence of densification.
