@@ -98,6 +98,25 @@ impl PairEvidence {
     }
 }
 
+/// Calls `f` for the candidate pairs of a list of holders: all pairs up to [`FULL_PAIRS_UP_TO`],
+/// each holder with its next [`WINDOW`] neighbours beyond.
+pub fn candidate_pairs(list: &[u32], mut f: impl FnMut(u32, u32)) {
+    let n = list.len();
+    if n <= FULL_PAIRS_UP_TO {
+        for i in 0..n {
+            for j in i + 1..n {
+                f(list[i], list[j]);
+            }
+        }
+    } else {
+        for i in 0..n {
+            for d in 1..=WINDOW {
+                f(list[i], list[(i + d) % n]);
+            }
+        }
+    }
+}
+
 /// Pairs of accounts that are tied, from the population's posting lists.
 pub fn tied_pairs(pop: &Population) -> Vec<(u32, u32)> {
     let mut evidence: HashMap<(u32, u32), PairEvidence> = HashMap::default();
@@ -128,20 +147,7 @@ pub fn tied_pairs(pop: &Population) -> Vec<(u32, u32)> {
                 *slot = slot.max(e);
             }
         };
-        let n = members.len();
-        if n <= FULL_PAIRS_UP_TO {
-            for i in 0..n {
-                for j in i + 1..n {
-                    add(members[i], members[j]);
-                }
-            }
-        } else {
-            for i in 0..n {
-                for d in 1..=WINDOW {
-                    add(members[i], members[(i + d) % n]);
-                }
-            }
-        }
+        candidate_pairs(members, &mut add);
     }
     let mut tied: Vec<(u32, u32)> = evidence
         .into_iter()

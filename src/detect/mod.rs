@@ -9,6 +9,7 @@
 pub mod aggregate;
 pub mod index;
 pub mod link;
+pub mod near;
 pub mod score;
 pub mod split;
 pub mod timing;
@@ -102,6 +103,7 @@ fn score_group(
         );
     } else {
         tie_signals(&mut card, &shared, m);
+        near::signal(&mut card, &views);
         timing::timing_signals(&mut card, &views, timelines);
     }
     if let Some((_, holders, _)) = agg.top_value(Attr::Org)

@@ -8,6 +8,7 @@
 
 pub mod attrs;
 pub mod lexicon;
+pub mod minhash;
 pub mod rhythm;
 pub mod sketch;
 pub mod text;
@@ -18,6 +19,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use crate::record::Record;
 pub use attrs::{ATTRS, Attr};
 pub use lexicon::{CUES, Cue, Lexicon};
+use minhash::Signature;
 use rhythm::HourCounts;
 use sketch::{BottomK, TopValues};
 pub use text::PromptFeatures;
@@ -46,6 +48,10 @@ pub struct TextFeatures {
     /// The system prompt's value hash, as [`attrs::value_hash`] gives it.
     pub system_prompt: Option<u64>,
     pub system_cues: u8,
+    /// The prompt's near-duplicate signature. Not in this struct's own serialised form, which
+    /// older stored records have: the reduced record stores it after (see `record::reduced`).
+    #[serde(skip)]
+    pub prompt_signature: Option<Signature>,
 }
 
 impl TextFeatures {
@@ -55,6 +61,7 @@ impl TextFeatures {
             prompt: record.prompt.as_deref().map(|p| text::analyze(p, lexicon)),
             system_prompt: system.map(|s| attrs::value_hash(Attr::SystemPrompt, s.as_bytes())),
             system_cues: system.map_or(0, |s| lexicon.cues(s)),
+            prompt_signature: record.prompt.as_deref().and_then(Signature::of),
         }
     }
 }
@@ -67,6 +74,7 @@ pub struct Observation<'r> {
     pub attrs: Vec<(Attr, u64)>,
     /// Hash of (temperature, max_tokens): the client's fixed parameters.
     pub params: Option<u64>,
+    pub signature: Option<Signature>,
     /// Whether the record's prompt text may be kept as evidence (not in privacy mode).
     pub keep_text: bool,
 }
@@ -95,6 +103,7 @@ impl<'r> Observation<'r> {
             system_cues: text.system_cues,
             attrs,
             params,
+            signature: text.prompt_signature,
             keep_text,
         }
     }
@@ -105,6 +114,8 @@ impl<'r> Observation<'r> {
 pub struct SampledPrompt {
     pub keys: [u64; 4],
     pub cues: u8,
+    /// Near-duplicate signature (32 bytes), for prompts of [`minhash::MIN_WORDS`] words or more.
+    pub signature: Option<Signature>,
     /// Text of the prompt, kept only for the first [`EXAMPLES`] of the sample.
     pub example: Option<Box<str>>,
 }
@@ -278,6 +289,7 @@ impl AccountState {
             let admitted = self.sample.offer(p.hash, || SampledPrompt {
                 keys: p.keys,
                 cues: p.cues,
+                signature: obs.signature,
                 example: text
                     .filter(|_| position < EXAMPLES)
                     .map(|t| text::excerpt(t, EXAMPLE_CHARS).into()),
@@ -421,6 +433,9 @@ mod tests {
         assert_eq!(small.examples().count(), EXAMPLES);
         assert_eq!(big.requests, 5000);
         assert!(big.vocab.iter().count() <= VOCAB);
+        // Every sampled prompt is signed, and the signature is its only growth: 40 bytes.
+        assert!(big.sample.iter().all(|s| s.signature.is_some()));
+        assert!(std::mem::size_of::<SampledPrompt>() <= 56 + 40);
     }
 
     #[test]

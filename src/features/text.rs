@@ -167,7 +167,7 @@ fn end_keys<'a>(
 
 /// Appends a normalised word and a space: ASCII lower-case, runs of digits folded to one `0`,
 /// punctuation at either end dropped, so "Problem 12:" and "problem 7" agree.
-fn normalise(word: &str, buf: &mut Vec<u8>) {
+pub(crate) fn normalise(word: &str, buf: &mut Vec<u8>) {
     let w = word.trim_matches(|c: char| c.is_ascii_punctuation());
     let mut last_digit = false;
     for b in w.bytes() {
