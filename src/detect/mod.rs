@@ -63,11 +63,11 @@ pub fn detect(accounts: &[AccountView<'_>], dict: &Dictionary, cfg: &DetectConfi
     for &(a, b) in &pairs {
         uf.union(a, b);
     }
+    let groups = uf.groups();
     let splitter = split::Splitter::new(accounts, &pop, &pairs);
     let timelines = timing::Timelines::build(accounts);
-    let mut clusters: Vec<Cluster> = uf
-        .groups()
-        .into_iter()
+    let mut clusters: Vec<Cluster> = groups
+        .iter()
         .flat_map(|g| splitter.split(g))
         .filter_map(|g| score_group(&g, accounts, &pop, &timelines, dict, cfg))
         .collect();
@@ -244,8 +244,8 @@ fn shared_values(
     }
     // Templates: counted from the members' dominant keys.
     let mut counts: std::collections::HashMap<(u8, u64), usize> = Default::default();
-    for &i in members {
-        for &k in &pop.templates[i as usize] {
+    for v in views {
+        for k in index::dominant_templates(v.state) {
             *counts.entry(k).or_default() += 1;
         }
     }
