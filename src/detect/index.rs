@@ -7,7 +7,8 @@
 // the profile; nothing depends on their iteration order.
 use foldhash::HashMap;
 
-use crate::features::{AccountState, Attr};
+use crate::features::text::TEMPLATE_KINDS;
+use crate::features::{ATTRS, AccountState, Attr};
 
 use super::{AccountView, Allowlist};
 
@@ -50,61 +51,158 @@ pub const EVIDENCE_ATTRS: [Attr; 9] = [
     Attr::Org,
 ];
 
+/// A value held by two or more accounts. Its holders are `Population::holders_of` it: the
+/// run of `members` from its `start` to the next value's.
+#[derive(Clone, Copy)]
+struct Shared {
+    hash: u64,
+    start: u32,
+    tie: u8,
+}
+
+/// Who holds which value, as one array sorted by value rather than a map of lists: most values
+/// (addresses above all) have a single holder and tie nobody, so they are dropped once counted,
+/// and the rest cost 16 bytes a value plus 4 a holder, with no allocation of their own.
 pub struct Population {
     pub size: usize,
-    /// (tie, value hash) -> indices of the accounts holding it, ascending.
-    pub postings: HashMap<(Tie, u64), Vec<u32>>,
-    /// Per account: its dominant templates as (slot, key).
-    pub templates: Vec<Vec<(u8, u64)>>,
+    /// Values held by two or more accounts, ascending by (tie, hash) as [`Tie`] orders them.
+    values: Vec<Shared>,
+    /// Holders of every shared value, value after value, each run ascending.
+    members: Vec<u32>,
+}
+
+/// One (value, holder) pair while the index is built.
+struct Posting {
+    hash: u64,
+    account: u32,
+    tie: u8,
 }
 
 impl Population {
     /// Allowlisted values get no posting list, so they create no candidate pairs and count as
     /// held by nobody.
     pub fn build(accounts: &[AccountView<'_>], allow: &Allowlist) -> Self {
-        let mut postings: HashMap<(Tie, u64), Vec<u32>> = HashMap::default();
-        let mut templates = Vec::with_capacity(accounts.len());
         let mut evidence_attrs: Vec<Attr> = LINKING_ATTRS.to_vec();
         evidence_attrs.extend(EVIDENCE_ATTRS);
         evidence_attrs.sort();
         evidence_attrs.dedup();
+        // Attribute values are counted first so that the array is allocated once at about its
+        // final size (prompt keys add a few more); growing it by doubling would double the peak.
+        let attr_postings: usize = accounts
+            .iter()
+            .map(|a| {
+                evidence_attrs
+                    .iter()
+                    .map(|&attr| a.state.attrs[attr as usize].iter().count())
+                    .sum::<usize>()
+            })
+            .sum();
+        let mut postings: Vec<Posting> = Vec::with_capacity(attr_postings + accounts.len());
         for (i, a) in accounts.iter().enumerate() {
-            let i = i as u32;
+            let account = i as u32;
             for &attr in &evidence_attrs {
-                for (h, _) in a.state.attrs[attr as usize].iter() {
-                    if allow.contains(&(attr, h)) {
-                        continue;
+                for (hash, _) in a.state.attrs[attr as usize].iter() {
+                    if !allow.contains(&(attr, hash)) {
+                        let tie = tie_code(Tie::Attr(attr));
+                        postings.push(Posting { hash, account, tie });
                     }
-                    postings.entry((Tie::Attr(attr), h)).or_default().push(i);
                 }
             }
-            for (slot, key) in recurring_phrases(a.state) {
-                postings
-                    .entry((Tie::Phrase(slot), key))
-                    .or_default()
-                    .push(i);
+            let text = recurring_phrases(a.state)
+                .into_iter()
+                .map(|(slot, key)| (Tie::Phrase(slot), key))
+                .chain(
+                    dominant_templates(a.state)
+                        .into_iter()
+                        .map(|(slot, key)| (Tie::Template(slot), key)),
+                );
+            for (tie, hash) in text {
+                let tie = tie_code(tie);
+                postings.push(Posting { hash, account, tie });
             }
-            let dom = dominant_templates(a.state);
-            for &(slot, key) in &dom {
-                postings
-                    .entry((Tie::Template(slot), key))
-                    .or_default()
-                    .push(i);
-            }
-            templates.push(dom);
         }
+        postings.sort_unstable_by_key(|p| (p.tie, p.hash, p.account));
+        let mut values = Vec::new();
+        let mut members = Vec::new();
+        for run in postings.chunk_by(|a, b| (a.tie, a.hash) == (b.tie, b.hash)) {
+            if run.len() < 2 {
+                continue;
+            }
+            values.push(Shared {
+                hash: run[0].hash,
+                start: offset(members.len()),
+                tie: run[0].tie,
+            });
+            members.extend(run.iter().map(|p| p.account));
+        }
+        drop(postings);
+        values.shrink_to_fit();
+        members.shrink_to_fit();
         Population {
             size: accounts.len(),
-            postings,
-            templates,
+            values,
+            members,
         }
     }
 
-    /// How many accounts hold a value.
+    /// How many accounts hold a value: exact for a value held by two or more, 0 for one held by
+    /// a single account (never asked: evidence is what at least two members hold).
     pub fn holders(&self, tie: Tie, hash: u64) -> usize {
-        self.postings.get(&(tie, hash)).map_or(0, Vec::len)
+        let key = (tie_code(tie), hash);
+        self.values
+            .binary_search_by_key(&key, |v| (v.tie, v.hash))
+            .map_or(0, |v| self.holders_of(v).len())
+    }
+
+    /// Number of values held by two or more accounts.
+    pub fn shared_values(&self) -> usize {
+        self.values.len()
+    }
+
+    /// The `v`-th shared value (in (tie, hash) order) and its holders, ascending.
+    pub fn shared(&self, v: usize) -> (Tie, u64, &[u32]) {
+        let value = self.values[v];
+        (tie_of(value.tie), value.hash, self.holders_of(v))
+    }
+
+    fn holders_of(&self, v: usize) -> &[u32] {
+        let start = self.values[v].start as usize;
+        let end = self
+            .values
+            .get(v + 1)
+            .map_or(self.members.len(), |next| next.start as usize);
+        &self.members[start..end]
     }
 }
+
+/// Holders are indexed by u32, as accounts are.
+fn offset(n: usize) -> u32 {
+    u32::try_from(n).expect("fewer than 2^32 (value, holder) pairs")
+}
+
+/// A tie as one byte, in the order `Tie` sorts: attributes, then templates, then phrases.
+fn tie_code(tie: Tie) -> u8 {
+    let attrs = ATTRS.len() as u8;
+    match tie {
+        Tie::Attr(a) => a as u8,
+        Tie::Template(slot) => attrs + slot,
+        Tie::Phrase(slot) => attrs + TEMPLATE_SLOTS + slot,
+    }
+}
+
+fn tie_of(code: u8) -> Tie {
+    let attrs = ATTRS.len() as u8;
+    if code < attrs {
+        Tie::Attr(ATTRS[code as usize])
+    } else if code < attrs + TEMPLATE_SLOTS {
+        Tie::Template(code - attrs)
+    } else {
+        Tie::Phrase(code - attrs - TEMPLATE_SLOTS)
+    }
+}
+
+/// Template keys per prompt.
+const TEMPLATE_SLOTS: u8 = TEMPLATE_KINDS.len() as u8;
 
 /// Template keys that recur in at least 40 % (and 3) of an account's sampled prompts.
 pub fn dominant_templates(state: &AccountState) -> Vec<(u8, u64)> {

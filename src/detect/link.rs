@@ -7,10 +7,6 @@
 //! a group (an IP and its /24 are one piece of evidence, not two), and a pair
 //! is tied when its evidence from independent groups is strong enough.
 
-// foldhash: these maps are rebuilt over every account on each run, and SipHash showed in
-// the profile; nothing depends on their iteration order.
-use foldhash::HashMap;
-
 use crate::features::Attr;
 
 use super::index::{Population, Tie};
@@ -98,8 +94,84 @@ impl PairEvidence {
     }
 }
 
+/// A shared value that can tie its holders, and what it adds to a pair's evidence.
+struct Link {
+    /// Index of the value in the population.
+    value: u32,
+    evidence: f32,
+    group: Group,
+    /// Shared phrases add up; every other kind counts its strongest value.
+    additive: bool,
+}
+
+/// The values that can tie, and for each account the ones it holds.
+struct Links {
+    links: Vec<Link>,
+    /// Account `a` holds `links[held[starts[a]..starts[a + 1]]]`, in (tie, hash) order.
+    starts: Vec<u32>,
+    held: Vec<u32>,
+}
+
+impl Links {
+    fn of(pop: &Population) -> Self {
+        let reference = pop.size.max(MIN_REFERENCE_POPULATION);
+        let links: Vec<Link> = (0..pop.shared_values())
+            .filter_map(|v| {
+                let (tie, _, members) = pop.shared(v);
+                let (group, weight) = group_and_weight(tie)?;
+                if members.len() as f64 > MAX_HOLDER_SHARE * pop.size as f64 {
+                    return None;
+                }
+                let spec = specificity(members.len(), reference);
+                let additive = matches!(tie, Tie::Phrase(_));
+                if additive && spec < MIN_PHRASE_SPECIFICITY {
+                    return None;
+                }
+                Some(Link {
+                    value: v as u32,
+                    evidence: (weight * spec) as f32,
+                    group,
+                    additive,
+                })
+            })
+            .collect();
+        // Counting sort by holder: count, sum to ends, then fill backwards so that each
+        // account's links stay in ascending order and `starts` ends up at the starts.
+        let mut starts = vec![0u32; pop.size + 1];
+        for link in &links {
+            for &a in pop.shared(link.value as usize).2 {
+                starts[a as usize + 1] += 1;
+            }
+        }
+        for a in 1..starts.len() {
+            starts[a] += starts[a - 1];
+        }
+        let mut held = vec![0u32; starts[pop.size] as usize];
+        for (l, link) in links.iter().enumerate().rev() {
+            for &a in pop.shared(link.value as usize).2 {
+                let end = &mut starts[a as usize + 1];
+                *end -= 1;
+                held[*end as usize] = l as u32;
+            }
+        }
+        starts.rotate_left(1);
+        starts[pop.size] = held.len() as u32;
+        Links {
+            links,
+            starts,
+            held,
+        }
+    }
+
+    fn held_by(&self, a: u32) -> impl Iterator<Item = &Link> {
+        let range = self.starts[a as usize] as usize..self.starts[a as usize + 1] as usize;
+        self.held[range].iter().map(|&l| &self.links[l as usize])
+    }
+}
+
 /// Calls `f` for the candidate pairs of a list of holders: all pairs up to [`FULL_PAIRS_UP_TO`],
-/// each holder with its next [`WINDOW`] neighbours beyond.
+/// each holder with its next [`WINDOW`] neighbours on the ring beyond (the pairs
+/// [`tied_pairs`] considers for a shared value).
 pub fn candidate_pairs(list: &[u32], mut f: impl FnMut(u32, u32)) {
     let n = list.len();
     if n <= FULL_PAIRS_UP_TO {
@@ -117,45 +189,72 @@ pub fn candidate_pairs(list: &[u32], mut f: impl FnMut(u32, u32)) {
     }
 }
 
-/// Pairs of accounts that are tied, from the population's posting lists.
+/// Marks an account with no evidence yet in [`tied_pairs`]' scratch array.
+const NOT_SEEN: u32 = u32::MAX;
+
+/// Pairs of accounts that are tied, from the population's shared values, ascending.
 pub fn tied_pairs(pop: &Population) -> Vec<(u32, u32)> {
-    let mut evidence: HashMap<(u32, u32), PairEvidence> = HashMap::default();
-    let mut keys: Vec<_> = pop.postings.keys().copied().collect();
-    keys.sort_unstable();
-    for key in keys {
-        let members = &pop.postings[&key];
-        let Some((group, weight)) = group_and_weight(key.0) else {
-            continue;
-        };
-        if members.len() < 2 || members.len() as f64 > MAX_HOLDER_SHARE * pop.size as f64 {
-            continue;
+    let mut tied = Vec::new();
+    each_pair_evidence(pop, |a, b, groups| {
+        if is_tie(groups) {
+            tied.push((a, b));
         }
-        let spec = specificity(members.len(), pop.size.max(MIN_REFERENCE_POPULATION));
-        let e = (weight * spec) as f32;
-        let additive = matches!(key.0, Tie::Phrase(_));
-        if additive && spec < MIN_PHRASE_SPECIFICITY {
-            continue;
-        }
-        let mut add = |a: u32, b: u32| {
-            let pair = if a < b { (a, b) } else { (b, a) };
-            let ev = evidence.entry(pair).or_default();
-            if additive {
-                ev.phrases += e;
-                ev.phrase_count += 1;
-            } else {
-                let slot = &mut ev.groups[group as usize];
-                *slot = slot.max(e);
-            }
-        };
-        candidate_pairs(members, &mut add);
-    }
-    let mut tied: Vec<(u32, u32)> = evidence
-        .into_iter()
-        .filter(|(_, ev)| is_tie(&ev.finish()))
-        .map(|(p, _)| p)
-        .collect();
-    tied.sort_unstable();
+    });
     tied
+}
+
+/// Calls `visit` with the evidence of every pair of accounts that share a linking value, in
+/// ascending order of pairs.
+///
+/// Evidence is gathered account by account: while `a` is visited, that of every pair (a, b)
+/// with b > a accumulates in a scratch entry found through an array indexed by b, and is judged
+/// before the next account. Nothing is kept per pair but the tied ones, and memory is touched
+/// in order rather than at random places of a map of all pairs. Each account's values are
+/// walked in (tie, hash) order, so a pair's shared phrases always add up in the same order.
+fn each_pair_evidence(pop: &Population, mut visit: impl FnMut(u32, u32, &[f32; GROUPS])) {
+    let links = Links::of(pop);
+    let mut entry_of = vec![NOT_SEEN; pop.size];
+    let mut touched: Vec<(u32, PairEvidence)> = Vec::new();
+    for a in 0..pop.size as u32 {
+        for link in links.held_by(a) {
+            let members = pop.shared(link.value as usize).2;
+            let mut add = |b: u32| {
+                let e = &mut entry_of[b as usize];
+                if *e == NOT_SEEN {
+                    *e = touched.len() as u32;
+                    touched.push((b, PairEvidence::default()));
+                }
+                let ev = &mut touched[*e as usize].1;
+                if link.additive {
+                    ev.phrases += link.evidence;
+                    ev.phrase_count += 1;
+                } else {
+                    let slot = &mut ev.groups[link.group as usize];
+                    *slot = slot.max(link.evidence);
+                }
+            };
+            let pos = members.partition_point(|&m| m < a);
+            let n = members.len();
+            if n <= FULL_PAIRS_UP_TO {
+                members[pos + 1..].iter().for_each(|&b| add(b));
+            } else {
+                // Neighbours on the ring both ways; the pair is counted from its lower account.
+                for d in 1..=WINDOW {
+                    for b in [members[(pos + d) % n], members[(pos + n - d) % n]] {
+                        if b > a {
+                            add(b);
+                        }
+                    }
+                }
+            }
+        }
+        touched.sort_unstable_by_key(|&(b, _)| b);
+        for &(b, ev) in &touched {
+            entry_of[b as usize] = NOT_SEEN;
+            visit(a, b, &ev.finish());
+        }
+        touched.clear();
+    }
 }
 
 fn is_tie(groups: &[f32; GROUPS]) -> bool {
@@ -206,22 +305,194 @@ impl UnionFind {
     }
 
     /// The groups, each sorted, in order of their smallest member.
-    pub fn groups(mut self) -> Vec<Vec<u32>> {
+    pub fn groups(mut self) -> Groups {
         let n = self.parent.len();
-        let mut by_root: HashMap<u32, Vec<u32>> = HashMap::default();
         for i in 0..n as u32 {
-            let r = self.find(i);
-            by_root.entry(r).or_default().push(i);
+            let root = self.find(i);
+            self.parent[i as usize] = root;
         }
-        let mut groups: Vec<Vec<u32>> = by_root.into_values().collect();
-        groups.sort_unstable_by_key(|g| g[0]);
-        groups
+        // Each group's run in `members` is placed when its smallest member is met; `size` of a
+        // root then turns into where its next member goes.
+        let mut placed = vec![false; n];
+        let mut starts = Vec::new();
+        let mut members = vec![0u32; n];
+        let mut next = 0u32;
+        for i in 0..n {
+            let root = self.parent[i] as usize;
+            if !placed[root] {
+                placed[root] = true;
+                starts.push(next);
+                let size = self.size[root];
+                self.size[root] = next;
+                next += size;
+            }
+            members[self.size[root] as usize] = i as u32;
+            self.size[root] += 1;
+        }
+        Groups { starts, members }
+    }
+}
+
+/// Groups of accounts as runs of one array: no allocation per group, where most groups are a
+/// single account.
+pub struct Groups {
+    starts: Vec<u32>,
+    members: Vec<u32>,
+}
+
+impl Groups {
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// Each group's members, ascending, in order of their smallest member.
+    pub fn iter(&self) -> impl Iterator<Item = &[u32]> + '_ {
+        let ends = self.starts.iter().skip(1).copied();
+        let ends = ends.chain(std::iter::once(self.members.len() as u32));
+        self.starts
+            .iter()
+            .zip(ends)
+            .map(|(&start, end)| &self.members[start as usize..end as usize])
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
+    use rand::{Rng, SeedableRng};
+
     use super::*;
+    use crate::detect::index::{LINKING_ATTRS, dominant_templates, recurring_phrases};
+    use crate::detect::{AccountView, Allowlist};
+    use crate::features::AccountState;
+
+    /// Pairing as a map from each value to its holders and a map of every pair's evidence,
+    /// written the plain way, to check the account-by-account pass against.
+    fn pair_evidence_by_maps(accounts: &[AccountView<'_>]) -> Vec<((u32, u32), [f32; GROUPS])> {
+        let mut postings: HashMap<(Tie, u64), Vec<u32>> = HashMap::new();
+        for (i, a) in accounts.iter().enumerate() {
+            for attr in LINKING_ATTRS {
+                for (h, _) in a.state.attrs[attr as usize].iter() {
+                    postings
+                        .entry((Tie::Attr(attr), h))
+                        .or_default()
+                        .push(i as u32);
+                }
+            }
+            for (slot, k) in recurring_phrases(a.state) {
+                postings
+                    .entry((Tie::Phrase(slot), k))
+                    .or_default()
+                    .push(i as u32);
+            }
+            for (slot, k) in dominant_templates(a.state) {
+                postings
+                    .entry((Tie::Template(slot), k))
+                    .or_default()
+                    .push(i as u32);
+            }
+        }
+        let n = accounts.len();
+        let mut keys: Vec<_> = postings.keys().copied().collect();
+        keys.sort_unstable();
+        let mut evidence: HashMap<(u32, u32), PairEvidence> = HashMap::new();
+        for key in keys {
+            let members = &postings[&key];
+            let (group, weight) = group_and_weight(key.0).unwrap();
+            if members.len() < 2 || members.len() as f64 > MAX_HOLDER_SHARE * n as f64 {
+                continue;
+            }
+            let spec = specificity(members.len(), n.max(MIN_REFERENCE_POPULATION));
+            let additive = matches!(key.0, Tie::Phrase(_));
+            if additive && spec < MIN_PHRASE_SPECIFICITY {
+                continue;
+            }
+            let e = (weight * spec) as f32;
+            let mut add = |a: u32, b: u32| {
+                let ev = evidence.entry((a.min(b), a.max(b))).or_default();
+                if additive {
+                    ev.phrases += e;
+                    ev.phrase_count += 1;
+                } else {
+                    let slot = &mut ev.groups[group as usize];
+                    *slot = slot.max(e);
+                }
+            };
+            let len = members.len();
+            for i in 0..len {
+                if len <= FULL_PAIRS_UP_TO {
+                    (i + 1..len).for_each(|j| add(members[i], members[j]));
+                } else {
+                    (1..=WINDOW).for_each(|d| add(members[i], members[(i + d) % len]));
+                }
+            }
+        }
+        let mut all: Vec<_> = evidence
+            .into_iter()
+            .map(|(p, ev)| (p, ev.finish()))
+            .collect();
+        all.sort_unstable_by_key(|&(p, _)| p);
+        all
+    }
+
+    #[test]
+    fn pairing_account_by_account_gives_the_evidence_of_a_map_of_all_pairs() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        // Small pools so that values are shared by a few, by dozens and by more than 64
+        // accounts (paired by neighbours), and phrases shared by several add up.
+        let pools: [(Attr, u64); 6] = [
+            (Attr::Payment, 400),
+            (Attr::Ip, 3000),
+            (Attr::Net, 30),
+            (Attr::Tls, 6),
+            (Attr::UserAgent, 40),
+            (Attr::EmailDomain, 3),
+        ];
+        let states: Vec<AccountState> = (0..1500)
+            .map(|_| {
+                let mut s = AccountState::default();
+                for (attr, pool) in pools {
+                    for _ in 0..rng.random_range(0..3) {
+                        s.attrs[attr as usize].add(rng.random_range(1..=pool));
+                    }
+                }
+                for _ in 0..rng.random_range(0..6) {
+                    let key = rng.random_range(1..=150u64);
+                    let end = rng.random_range(0..2);
+                    s.phrases[end].add(key);
+                    s.phrases[end].add(key);
+                }
+                s
+            })
+            .collect();
+        let ids: Vec<String> = (0..states.len()).map(|i| format!("a{i:05}")).collect();
+        let views: Vec<AccountView<'_>> = ids
+            .iter()
+            .zip(&states)
+            .map(|(id, state)| AccountView { id, state })
+            .collect();
+        let pop = Population::build(&views, &Allowlist::new());
+        let expected = pair_evidence_by_maps(&views);
+        let mut got = Vec::new();
+        each_pair_evidence(&pop, |a, b, groups| got.push(((a, b), *groups)));
+        // Bit for bit: phrases must add up in the same order.
+        let bits = |v: &[((u32, u32), [f32; GROUPS])]| -> Vec<((u32, u32), [u32; GROUPS])> {
+            v.iter().map(|(p, g)| (*p, g.map(f32::to_bits))).collect()
+        };
+        assert_eq!(bits(&got), bits(&expected));
+        let tied: Vec<(u32, u32)> = expected
+            .iter()
+            .filter(|(_, g)| is_tie(g))
+            .map(|&(p, _)| p)
+            .collect();
+        assert!(tied.len() > 1000, "{}", tied.len());
+        assert_eq!(tied_pairs(&pop), tied);
+    }
 
     #[test]
     fn specificity_falls_with_popularity() {
@@ -249,6 +520,7 @@ mod tests {
         uf.union(0, 3);
         uf.union(3, 5);
         uf.union(1, 2);
-        assert_eq!(uf.groups(), vec![vec![0, 3, 5], vec![1, 2], vec![4]]);
+        let groups: Vec<Vec<u32>> = uf.groups().iter().map(<[u32]>::to_vec).collect();
+        assert_eq!(groups, vec![vec![0, 3, 5], vec![1, 2], vec![4]]);
     }
 }

@@ -58,21 +58,35 @@ impl Default for DetectConfig {
 /// Finds the clusters among `accounts`, which must be sorted by id.
 pub fn detect(accounts: &[AccountView<'_>], dict: &Dictionary, cfg: &DetectConfig) -> Vec<Cluster> {
     debug_assert!(accounts.windows(2).all(|w| w[0].id < w[1].id));
+    let started = std::time::Instant::now();
     let pop = Population::build(accounts, &cfg.allow);
+    let indexed = started.elapsed();
     let pairs = link::tied_pairs(&pop);
+    let paired = started.elapsed();
     let mut uf = link::UnionFind::new(accounts.len());
     for &(a, b) in &pairs {
         uf.union(a, b);
     }
+    let groups = uf.groups();
     let splitter = split::Splitter::new(accounts, &pop, &pairs);
     let timelines = timing::Timelines::build(accounts);
-    let mut clusters: Vec<Cluster> = uf
-        .groups()
-        .into_iter()
+    let grouped = started.elapsed();
+    let mut clusters: Vec<Cluster> = groups
+        .iter()
         .flat_map(|g| splitter.split(g))
         .filter_map(|g| score_group(&g, accounts, &pop, &timelines, dict, cfg))
         .collect();
     clusters.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+    tracing::debug!(
+        index_ms = indexed.as_millis() as u64,
+        pairs_ms = (paired - indexed).as_millis() as u64,
+        groups_ms = (grouped - paired).as_millis() as u64,
+        score_ms = (started.elapsed() - grouped).as_millis() as u64,
+        shared_values = pop.shared_values(),
+        tied_pairs = pairs.len(),
+        groups = groups.len(),
+        "cross-account stage"
+    );
     clusters
 }
 
@@ -246,8 +260,8 @@ fn shared_values(
     }
     // Templates: counted from the members' dominant keys.
     let mut counts: std::collections::HashMap<(u8, u64), usize> = Default::default();
-    for &i in members {
-        for &k in &pop.templates[i as usize] {
+    for v in views {
+        for k in index::dominant_templates(v.state) {
             *counts.entry(k).or_default() += 1;
         }
     }

@@ -34,30 +34,30 @@ const OWN_VALUE_SHARE: f64 = 0.3;
 pub struct Splitter<'a> {
     accounts: &'a [AccountView<'a>],
     pop: &'a Population,
-    /// Tied neighbours of every account.
-    neighbours: Vec<Vec<u32>>,
+    /// The tied pairs (a, b), a < b, ascending: an account's ties to later accounts are one run.
+    pairs: &'a [(u32, u32)],
 }
 
 impl<'a> Splitter<'a> {
-    pub fn new(accounts: &'a [AccountView<'a>], pop: &'a Population, pairs: &[(u32, u32)]) -> Self {
-        let mut neighbours = vec![Vec::new(); accounts.len()];
-        for &(a, b) in pairs {
-            neighbours[a as usize].push(b);
-            neighbours[b as usize].push(a);
-        }
+    pub fn new(
+        accounts: &'a [AccountView<'a>],
+        pop: &'a Population,
+        pairs: &'a [(u32, u32)],
+    ) -> Self {
+        debug_assert!(pairs.is_sorted() && pairs.iter().all(|(a, b)| a < b));
         Splitter {
             accounts,
             pop,
-            neighbours,
+            pairs,
         }
     }
 
     /// The group itself, or its operator core followed by the rest regrouped.
-    pub fn split(&self, group: Vec<u32>) -> Vec<Vec<u32>> {
+    pub fn split(&self, group: &[u32]) -> Vec<Vec<u32>> {
         if group.len() < 3 {
-            return vec![group];
+            return vec![group.to_vec()];
         }
-        let own = self.own_values(&group);
+        let own = self.own_values(group);
         let holds = |i: u32| {
             OPERATOR_ATTRS.iter().any(|&attr| {
                 self.accounts[i as usize].state.attrs[attr as usize]
@@ -67,7 +67,7 @@ impl<'a> Splitter<'a> {
         };
         let (core, rest): (Vec<u32>, Vec<u32>) = group.iter().partition(|&&i| holds(i));
         if rest.is_empty() || (core.len() as f64) < CORE_SHARE * group.len() as f64 {
-            return vec![group];
+            return vec![group.to_vec()];
         }
         let mut out = vec![core];
         out.extend(self.regroup(&rest));
@@ -92,24 +92,22 @@ impl<'a> Splitter<'a> {
         inside
     }
 
-    /// Groups `members` again by the ties among themselves only.
+    /// Groups `members` (ascending) again by the ties among themselves only.
     fn regroup(&self, members: &[u32]) -> Vec<Vec<u32>> {
-        let local: HashMap<u32, u32> = members
-            .iter()
-            .enumerate()
-            .map(|(k, &i)| (i, k as u32))
-            .collect();
         let mut uf = UnionFind::new(members.len());
-        for (&i, &k) in &local {
-            for n in &self.neighbours[i as usize] {
-                if let Some(&m) = local.get(n) {
-                    uf.union(k, m);
+        for (k, &i) in members.iter().enumerate() {
+            // Each tie is met once, from its lower account.
+            let from = self.pairs.partition_point(|&(a, _)| a < i);
+            let ties = self.pairs[from..].iter().take_while(|&&(a, _)| a == i);
+            for &(_, b) in ties {
+                if let Ok(m) = members.binary_search(&b) {
+                    uf.union(k as u32, m as u32);
                 }
             }
         }
         uf.groups()
-            .into_iter()
-            .map(|g| g.into_iter().map(|k| members[k as usize]).collect())
+            .iter()
+            .map(|g| g.iter().map(|&k| members[k as usize]).collect())
             .collect()
     }
 }

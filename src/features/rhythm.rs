@@ -12,14 +12,77 @@
 /// Hours kept: a ring indexed by absolute hour mod this, as for the active-hour bitmap.
 pub const RING_HOURS: usize = 256;
 
-/// Requests per absolute hour, over a ring of [`RING_HOURS`] (256 bytes once used).
+/// Hours an account may be active in before its counts take the whole ring: below it, a list of
+/// (hour, count) pairs is smaller than the ring (most accounts send a handful of requests).
+const FEW_HOURS: usize = 32;
+
+/// Requests per absolute hour, over a ring of [`RING_HOURS`].
 ///
 /// Streams longer than the ring fold onto it; the spread is then taken over the whole ring.
+/// Counters saturate at 255 (more than a person sends in an hour; a busier hour only makes a
+/// script look steadier).
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(into = "Ring", try_from = "Ring")]
 pub struct HourCounts {
-    /// Empty until the first request, then [`RING_HOURS`] counters saturating at 255 (more
-    /// than a person sends in an hour; a busier hour only makes a script look steadier).
+    /// Up to [`FEW_HOURS`] hours with requests, as (slot, count) ascending by slot; then, for
+    /// good, all [`RING_HOURS`] counters (256 bytes). Which one depends only on how many
+    /// distinct slots were seen, so equal counts are always held alike.
+    counts: Counts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Counts {
+    Few(Vec<(u8, u8)>),
+    Ring(Box<[u8; RING_HOURS]>),
+}
+
+impl Default for Counts {
+    fn default() -> Self {
+        Counts::Few(Vec::new())
+    }
+}
+
+/// How snapshots store the counts, whichever way they are held: empty until the first request,
+/// then every counter of the ring.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Ring {
     counts: Vec<u8>,
+}
+
+impl From<HourCounts> for Ring {
+    fn from(h: HourCounts) -> Ring {
+        let counts = match h.counts {
+            Counts::Few(few) if few.is_empty() => Vec::new(),
+            Counts::Few(_) => h.ring().to_vec(),
+            Counts::Ring(ring) => ring.to_vec(),
+        };
+        Ring { counts }
+    }
+}
+
+impl TryFrom<Ring> for HourCounts {
+    type Error = String;
+
+    fn try_from(r: Ring) -> Result<HourCounts, String> {
+        if r.counts.is_empty() {
+            return Ok(HourCounts::default());
+        }
+        let ring: Box<[u8; RING_HOURS]> = r
+            .counts
+            .into_boxed_slice()
+            .try_into()
+            .map_err(|c: Box<[u8]>| format!("{} hourly counts, not {RING_HOURS}", c.len()))?;
+        let few: Vec<(u8, u8)> = (0..RING_HOURS)
+            .filter(|&slot| ring[slot] > 0)
+            .map(|slot| (slot as u8, ring[slot]))
+            .collect();
+        let counts = if few.len() <= FEW_HOURS {
+            Counts::Few(few)
+        } else {
+            Counts::Ring(ring)
+        };
+        Ok(HourCounts { counts })
+    }
 }
 
 /// The spread of one account's hourly counts: what a group pools.
@@ -45,26 +108,51 @@ impl Spread {
 
 impl HourCounts {
     pub fn add(&mut self, ts_ms: i64) {
-        if self.counts.is_empty() {
-            self.counts = vec![0; RING_HOURS];
-        }
         let slot = ts_ms.div_euclid(3_600_000).rem_euclid(RING_HOURS as i64) as usize;
-        self.counts[slot] = self.counts[slot].saturating_add(1);
+        match &mut self.counts {
+            Counts::Ring(ring) => ring[slot] = ring[slot].saturating_add(1),
+            Counts::Few(few) => match few.binary_search_by_key(&(slot as u8), |e| e.0) {
+                Ok(i) => few[i].1 = few[i].1.saturating_add(1),
+                Err(i) if few.len() < FEW_HOURS => few.insert(i, (slot as u8, 1)),
+                Err(_) => {
+                    let mut ring = Box::new(self.ring());
+                    ring[slot] = 1;
+                    self.counts = Counts::Ring(ring);
+                }
+            },
+        }
+    }
+
+    /// Every counter of the ring.
+    fn ring(&self) -> [u8; RING_HOURS] {
+        match &self.counts {
+            Counts::Ring(ring) => **ring,
+            Counts::Few(few) => {
+                let mut ring = [0; RING_HOURS];
+                for &(slot, count) in few {
+                    ring[slot as usize] = count;
+                }
+                ring
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(&self.counts, Counts::Few(few) if few.is_empty())
     }
 
     /// The spread of the counts over the hours from `first_ms` to `last_ms`.
     pub fn spread(&self, first_ms: i64, last_ms: i64) -> Spread {
-        if self.counts.is_empty() || last_ms < first_ms {
+        if self.is_empty() || last_ms < first_ms {
             return Spread::default();
         }
+        let counts = self.ring();
         let first = first_ms.div_euclid(3_600_000);
         let span = (last_ms.div_euclid(3_600_000) - first + 1).min(RING_HOURS as i64);
         let slots = (0..span).map(|h| (first + h).rem_euclid(RING_HOURS as i64) as usize);
-        let requests: u64 = slots.clone().map(|s| u64::from(self.counts[s])).sum();
+        let requests: u64 = slots.clone().map(|s| u64::from(counts[s])).sum();
         let mean = requests as f64 / span as f64;
-        let squares = slots
-            .map(|s| (f64::from(self.counts[s]) - mean).powi(2))
-            .sum();
+        let squares = slots.map(|s| (f64::from(counts[s]) - mean).powi(2)).sum();
         Spread {
             hours: span as u32,
             requests,
@@ -123,6 +211,29 @@ mod tests {
         let a = counts(times.iter().copied());
         let b = counts(times.iter().rev().copied());
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn counts_of_few_hours_and_of_many_read_and_store_alike() {
+        // 20 hours with requests, then 60: held as a list, then as the whole ring.
+        for hours in [20, 60] {
+            let times: Vec<i64> = (0..hours * 3).map(|i| (i % hours) * 2 * H + i).collect();
+            let c = counts(times.iter().copied());
+            assert_eq!(c.ring().iter().filter(|&&n| n > 0).count(), hours as usize);
+            assert_eq!(
+                matches!(c.counts, Counts::Ring(_)),
+                hours > FEW_HOURS as i64
+            );
+            let s = c.spread(0, times.iter().copied().max().unwrap());
+            assert_eq!(s.requests, hours as u64 * 3);
+            // Snapshots hold the whole ring, whichever way the counts are held in memory.
+            let bytes = postcard::to_stdvec(&c).unwrap();
+            assert_eq!(bytes, postcard::to_stdvec(&c.ring().to_vec()).unwrap());
+            assert_eq!(postcard::from_bytes::<HourCounts>(&bytes).unwrap(), c);
+        }
+        let none = HourCounts::default();
+        assert_eq!(postcard::to_stdvec(&none).unwrap(), [0]);
+        assert!(postcard::from_bytes::<HourCounts>(&[3, 1, 2, 3]).is_err());
     }
 
     #[test]
