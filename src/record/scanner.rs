@@ -142,8 +142,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A string at the cursor: borrowed when it has no escapes, else unescaped by serde (which
-    /// also judges the escapes).
+    /// A string at the cursor: borrowed when it has no escapes, else checked and unescaped.
     fn string(&mut self) -> Option<Cow<'a, str>> {
         let start = self.i + 1;
         let end = start + memchr::memchr2(b'"', b'\\', self.b.get(start..)?)?;
@@ -155,11 +154,8 @@ impl<'a> Scanner<'a> {
             self.i = end + 1;
             return Some(Cow::Borrowed(&self.text[start..end]));
         }
-        let from = self.i;
         self.skip_string()?;
-        serde_json::from_str::<String>(&self.text[from..self.i])
-            .ok()
-            .map(Cow::Owned)
+        unescape(&self.text[start..self.i - 1]).map(Cow::Owned)
     }
 
     /// Steps over a string (cursor on its opening quote), checking it as serde does when it
@@ -452,6 +448,42 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// The text of a string's body whose escapes [`Scanner::skip_string`] has checked: surrogates
+/// come in pairs.
+fn unescape(body: &str) -> Option<String> {
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    let hex = |s: &str| u16::from_str_radix(s.get(..4)?, 16).ok();
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let escape = *rest.as_bytes().get(at + 1)?;
+        rest = &rest[at + 2..];
+        out.push(match escape {
+            b'n' => '\n',
+            b't' => '\t',
+            b'r' => '\r',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'u' => {
+                let code = hex(rest)?;
+                rest = &rest[4..];
+                if (0xD800..0xDC00).contains(&code) {
+                    let low = hex(rest.strip_prefix("\\u")?)?;
+                    rest = &rest[6..];
+                    let c =
+                        0x1_0000 + ((u32::from(code) - 0xD800) << 10) + (u32::from(low) - 0xDC00);
+                    char::from_u32(c)?
+                } else {
+                    char::from_u32(u32::from(code))?
+                }
+            }
+            other => char::from(other),
+        });
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Read;
@@ -459,7 +491,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    use super::scan;
+    use super::{Scanner, scan};
     use crate::record::raw::{by_serde, parse};
 
     fn sample_lines() -> Vec<String> {
@@ -491,6 +523,25 @@ mod tests {
         for line in ODD {
             assert!(scan(line).is_some(), "not read by the scanner: {line}");
             assert_eq!(parse(line.as_bytes()), by_serde(line.as_bytes()), "{line}");
+        }
+    }
+
+    #[test]
+    fn escapes_read_as_serde_reads_them() {
+        for quoted in [
+            r#""a\nb\tc\rd\be\ff\"g\\h\/i""#,
+            r#""\u00e9\u4e2d\ud83d\ude00\u0000 end""#,
+            r#""caf\u00E9 \uD834\uDD1E""#,
+        ] {
+            let mut s = Scanner {
+                text: quoted,
+                b: quoted.as_bytes(),
+                i: 0,
+                controls: false,
+            };
+            let want: String = serde_json::from_str(quoted).unwrap();
+            assert_eq!(s.string().as_deref(), Some(want.as_str()), "{quoted}");
+            assert_eq!(s.i, quoted.len());
         }
     }
 
