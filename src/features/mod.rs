@@ -56,11 +56,15 @@ pub struct TextFeatures {
 
 impl TextFeatures {
     pub fn of(record: &Record<'_>, lexicon: &Lexicon) -> Self {
-        let system = record.system_prompt.as_deref();
+        let system = record
+            .system_prompt
+            .as_deref()
+            .map(|s| (s, attrs::value_hash(Attr::SystemPrompt, s.as_bytes())));
         TextFeatures {
             prompt: record.prompt.as_deref().map(|p| text::analyze(p, lexicon)),
-            system_prompt: system.map(|s| attrs::value_hash(Attr::SystemPrompt, s.as_bytes())),
-            system_cues: system.map_or(0, |s| lexicon.cues(s)),
+            system_prompt: system.map(|(_, h)| h),
+            // A client sends the same system prompt with every request.
+            system_cues: system.map_or(0, |(s, h)| lexicon.cues_repeated(h, s)),
             prompt_signature: record.prompt.as_deref().and_then(Signature::of),
         }
     }
