@@ -33,6 +33,8 @@ pub const EXAMPLES: usize = 3;
 const EXAMPLE_CHARS: usize = 240;
 /// Distinct 4-word prefix and suffix keys kept per account, with their counts.
 pub const PHRASES_PER_END: usize = 12;
+/// Distinct prefix and suffix keys of reasoning prompts kept per account, with their counts.
+pub const REASONING_PHRASES_PER_END: usize = 8;
 /// Content-word hashes kept per account: a distinct count of the words it used.
 pub const VOCAB: usize = 16;
 /// Models whose first use is remembered per account.
@@ -218,6 +220,10 @@ pub struct AccountState {
     /// hashes, counted over all prompts. Accounts that wrap content in the same
     /// phrases keep the same keys here (coordinated sampling), with counts above 1.
     pub phrases: [TopValues<PHRASES_PER_END>; 2],
+    /// The same keys drawn only from prompts that ask for step-by-step reasoning. A wrapper
+    /// around harvested questions survives here however many one-off prompts (camouflage,
+    /// ordinary use) the account also sends, which crowd it out of `phrases`.
+    pub reasoning_phrases: [TopValues<REASONING_PHRASES_PER_END>; 2],
     /// When the account first used each model: the [`MODELS_TRACKED`] earliest
     /// (model hash, time) pairs, so a later switch to a new model shows.
     pub model_since: Vec<(u64, i64)>,
@@ -253,6 +259,7 @@ impl Default for AccountState {
             params: Default::default(),
             sample: Default::default(),
             phrases: Default::default(),
+            reasoning_phrases: Default::default(),
             model_since: Vec::new(),
             hour_counts: HourCounts::default(),
             vocab: TopValues::default(),
@@ -286,6 +293,9 @@ impl AccountState {
             for (end, slot) in [(0, 0), (1, 2)] {
                 if p.keys[slot] != 0 {
                     self.phrases[end].add(p.keys[slot]);
+                    if p.cues & Cue::Reasoning.bit() != 0 {
+                        self.reasoning_phrases[end].add(p.keys[slot]);
+                    }
                 }
             }
             let position = self.sample.keys().take_while(|k| *k < p.hash).count();
