@@ -102,14 +102,25 @@ pub fn among(views: &[AccountView<'_>]) -> NearDuplicates {
 /// what counting it did).
 pub const NEAR_DUPLICATE_WEIGHT: f64 = 0.0;
 
+/// Members of a group judged at most (16 signed prompts each, 8 bands: at most 128,000 bucket
+/// entries).
+const MAX_MEMBERS: usize = 1000;
+
 /// The `near_duplicate_prompts` signal of a group of two or more: the share of members that sent
 /// a near-duplicate of another member's prompt, with the strongest pair named.
 pub fn signal(card: &mut Scorecard, views: &[AccountView<'_>]) {
-    let near = among(views);
+    // A bound on the work and memory for the largest groups: their first members by id.
+    let judged = &views[..views.len().min(MAX_MEMBERS)];
+    let near = among(judged);
     let Some((a, b, pairs, j)) = near.strongest else {
         return;
     };
-    let m = views.len();
+    let m = judged.len();
+    let of_first = if m < views.len() {
+        format!(" (the first {m} of {} members by id)", views.len())
+    } else {
+        String::new()
+    };
     card.coordination(
         "near_duplicate_prompts",
         near.members as f64 / m as f64,
@@ -118,7 +129,7 @@ pub fn signal(card: &mut Scorecard, views: &[AccountView<'_>]) {
             "{} of {m} accounts sent near-duplicate prompts (word-shingle sets with estimated \
              Jaccard similarity {NEAR_JACCARD} or more): {} prompt pairs between {} pairs of \
              accounts, mean {:.2}; accounts {} and {} sent near-duplicate prompts: estimated \
-             Jaccard {j:.2} over {pairs} prompt pairs{}",
+             Jaccard {j:.2} over {pairs} prompt pairs{of_first}{}",
             near.members,
             near.prompt_pairs,
             near.account_pairs,
