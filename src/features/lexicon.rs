@@ -169,15 +169,22 @@ impl Default for Lexicon {
     }
 }
 
-/// System prompts whose cues a thread has looked up, and the most it keeps.
+/// The most system prompts, and the most bytes of their text, a thread remembers.
 const REPEATED_MAX: usize = 4096;
+const REPEATED_MAX_BYTES: usize = 1 << 20;
+
+/// Cues of the system prompts a thread saw lately, by their hash, with their text to confirm a
+/// hit, and the bytes of text held.
+#[derive(Default)]
+struct Repeated {
+    cues: HashMap<u64, (Box<str>, u8), foldhash::fast::RandomState>,
+    bytes: usize,
+}
 
 thread_local! {
-    /// Cues of the system prompts seen lately, by their hash, with their text to confirm a hit.
     /// The lexicon is the same everywhere, so the cues of a text are the same whatever instance
     /// found them.
-    static REPEATED: RefCell<HashMap<u64, (Box<str>, u8), foldhash::fast::RandomState>> =
-        RefCell::default();
+    static REPEATED: RefCell<Repeated> = RefCell::default();
 }
 
 impl Lexicon {
@@ -236,16 +243,21 @@ impl Lexicon {
     /// every one of its requests), remembered per thread under `hash`, a hash of the text.
     pub fn cues_repeated(&self, hash: u64, text: &str) -> u8 {
         REPEATED.with_borrow_mut(|seen| {
-            if let Some((known, cues)) = seen.get(&hash)
+            if let Some((known, cues)) = seen.cues.get(&hash)
                 && **known == *text
             {
                 return *cues;
             }
             let cues = self.cues(text);
-            if seen.len() >= REPEATED_MAX {
-                seen.clear();
+            // Bounded in bytes too: system prompts of a megabyte must not pile up in every thread.
+            if seen.cues.len() >= REPEATED_MAX || seen.bytes + text.len() > REPEATED_MAX_BYTES {
+                seen.cues.clear();
+                seen.bytes = 0;
             }
-            seen.insert(hash, (text.into(), cues));
+            if text.len() <= REPEATED_MAX_BYTES {
+                let old = seen.cues.insert(hash, (text.into(), cues));
+                seen.bytes = seen.bytes + text.len() - old.map_or(0, |(t, _)| t.len());
+            }
             cues
         })
     }
@@ -325,6 +337,16 @@ mod tests {
             // A hash that collides with another text's is confirmed against the text.
             assert_eq!(l.cues_repeated(h, "plain words"), 0);
         }
+        // What a thread keeps stays bounded in bytes, whatever the system prompts' sizes.
+        let big = "think step by step ".repeat(20_000);
+        for i in 0..8u64 {
+            assert_eq!(l.cues_repeated(i, &big), Cue::Reasoning.bit());
+        }
+        REPEATED.with_borrow(|seen| {
+            let held: usize = seen.cues.values().map(|(t, _)| t.len()).sum();
+            assert_eq!(held, seen.bytes);
+            assert!(held <= REPEATED_MAX_BYTES, "{held} bytes held");
+        });
     }
 
     #[test]
