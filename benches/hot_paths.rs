@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the scan's hot paths on simulated records: parsing, prompt text features,
-//! the per-account update, whole-record ingest, union-find and the cross-account stage.
+//! near-duplicate sketching (MinHash) and LSH banding, the per-account update, whole-record
+//! ingest, union-find, the cross-account stage, and the service's durable log append.
 //!
 //! `cargo bench --bench hot_paths` (add `-- parse` etc. to run some). Inputs are generated here by
 //! the scale simulator, so nothing is read from the repository.
@@ -9,8 +10,10 @@ use std::sync::OnceLock;
 use distillguard::detect::DetectConfig;
 use distillguard::detect::link::UnionFind;
 use distillguard::engine::Engine;
+use distillguard::features::minhash::Signature;
 use distillguard::features::{AccountState, Dictionary, Lexicon, Observation, text};
 use distillguard::record::Record;
+use distillguard::serve::store::{Append, BatchBytes, Store, spawn_writer};
 use distillguard::sim::{ScaleConfig, generate_scale};
 use divan::Bencher;
 use divan::counter::{BytesCount, ItemsCount};
@@ -70,15 +73,49 @@ fn parse_record(bencher: Bencher) {
 
 #[divan::bench]
 fn prompt_features(bencher: Bencher) {
-    let prompts: Vec<&str> = records()
-        .iter()
-        .filter_map(|r| r.prompt.as_deref())
-        .collect();
+    let prompts = prompts();
     let lexicon = lexicon();
     bencher.counter(ItemsCount::new(prompts.len())).bench(|| {
         for p in &prompts {
             divan::black_box_drop(text::analyze(divan::black_box(p), lexicon));
         }
+    });
+}
+
+fn prompts() -> Vec<&'static str> {
+    records()
+        .iter()
+        .filter_map(|r| r.prompt.as_deref())
+        .collect()
+}
+
+/// Word shingles and the MinHash signature of each prompt (text sketching).
+#[divan::bench]
+fn minhash_signature(bencher: Bencher) {
+    let prompts = prompts();
+    bencher.counter(ItemsCount::new(prompts.len())).bench(|| {
+        for p in &prompts {
+            divan::black_box_drop(Signature::of(divan::black_box(p)));
+        }
+    });
+}
+
+/// Every signature's LSH bands into buckets, as a group's near-duplicate search makes them.
+#[divan::bench]
+fn lsh_banding(bencher: Bencher) {
+    let sigs: Vec<Signature> = prompts().iter().filter_map(|p| Signature::of(p)).collect();
+    bencher.counter(ItemsCount::new(sigs.len())).bench(|| {
+        let mut buckets: std::collections::HashMap<
+            (u8, u32),
+            Vec<u32>,
+            foldhash::fast::RandomState,
+        > = Default::default();
+        for (i, s) in sigs.iter().enumerate() {
+            for (b, key) in divan::black_box(s).bands().into_iter().enumerate() {
+                buckets.entry((b as u8, key)).or_default().push(i as u32);
+            }
+        }
+        buckets
     });
 }
 
@@ -160,4 +197,29 @@ fn detect(bencher: Bencher, accounts: u64) {
     bencher
         .counter(ItemsCount::new(engine.accounts()))
         .bench(|| engine.detect(&cfg));
+}
+
+/// One 1,000-record batch appended to the service's write-ahead log through its writer thread and
+/// acknowledged once committed with fsync: the durable part of answering a post.
+#[divan::bench(sample_count = 30, sample_size = 1)]
+fn wal_append(bencher: Bencher) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = std::sync::Arc::new(Store::open(dir.path()).expect("log store"));
+    let (tx, writer) = spawn_writer(store, 64);
+    let lines = &lines()[..1000];
+    bencher.counter(ItemsCount::new(lines.len())).bench(|| {
+        let mut batch = BatchBytes::new();
+        for (i, l) in lines.iter().enumerate() {
+            batch.push(l.as_bytes(), i as i64);
+        }
+        let (done, answer) = tokio::sync::oneshot::channel();
+        tx.blocking_send(Append { batch, done })
+            .expect("writer running");
+        answer
+            .blocking_recv()
+            .expect("writer answers")
+            .expect("committed");
+    });
+    drop(tx);
+    writer.join().expect("writer thread");
 }

@@ -27,9 +27,10 @@ pub struct AccountSummary {
 }
 
 /// Layout of [`Snapshot`]; changes whenever [`AccountState`] or the snapshot gains or loses a
-/// field. Format 2 added the hourly counts and content-word hashes. (Snapshots before it carry
-/// no format: they begin with the account count, never this number.)
-pub const SNAPSHOT_FORMAT: u32 = 0x4447_0002;
+/// field. Format 2 added the hourly counts and content-word hashes, format 3 the phrases of
+/// reasoning prompts. (Snapshots before format 2 carry no format: they begin with the account
+/// count, never this number.)
+pub const SNAPSHOT_FORMAT: u32 = 0x4447_0003;
 
 /// The whole state of an engine, to store and restore: every account, the request ids seen, the
 /// values' display text and the counters. Restoring it and folding in the records after it gives

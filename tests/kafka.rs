@@ -136,7 +136,14 @@ fn produce(cluster: &Cluster, lines: &[Vec<u8>]) {
     .unwrap();
 }
 
-fn start_instance(dir: &std::path::Path, cluster: &Cluster, name: &str, extra: &str) -> Server {
+/// Starts `serve` with a `[kafka]` table; `top` goes before the table, `extra` inside it.
+fn start_instance(
+    dir: &std::path::Path,
+    cluster: &Cluster,
+    name: &str,
+    top: &str,
+    extra: &str,
+) -> Server {
     let Cluster {
         brokers,
         topic,
@@ -150,6 +157,7 @@ fn start_instance(dir: &std::path::Path, cluster: &Cluster, name: &str, extra: &
         &config,
         format!(
             "detect_interval = \"1s\"\n\
+             {top}\
              [kafka]\n\
              brokers = \"{brokers}\"\n\
              topic = \"{topic}\"\n\
@@ -227,7 +235,7 @@ fn three_instances_with_one_killed_report_like_one_scan() {
     let dir = tempfile::tempdir().unwrap();
     let mut instances: Vec<Server> = ["a", "b", "c"]
         .iter()
-        .map(|n| start_instance(dir.path(), &cluster, n, ""))
+        .map(|n| start_instance(dir.path(), &cluster, n, "", ""))
         .collect();
 
     // The first half counted and published: every instance holds state in the changelog.
@@ -247,18 +255,7 @@ fn three_instances_with_one_killed_report_like_one_scan() {
             .unwrap()
             .to_string();
         let second = second.to_vec();
-        std::thread::spawn(move || {
-            for piece in second.chunks(second.len() / 10 + 1) {
-                let body = piece.join(&b'\n');
-                let head = format!(
-                    "POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n\
-                     Content-Length: {}\r\n\r\n",
-                    body.len()
-                );
-                assert_eq!(common::raw_request(&host, &head, &body).unwrap(), 200);
-                std::thread::sleep(Duration::from_millis(150));
-            }
-        })
+        std::thread::spawn(move || post_lines(&host, &second, Duration::from_millis(150)))
     };
     std::thread::sleep(Duration::from_millis(400));
     let mut killed = instances.remove(0);
@@ -288,8 +285,13 @@ fn three_instances_with_one_killed_report_like_one_scan() {
 }
 
 fn scan_of_sample() -> Value {
+    scan_of_sample_with(&[])
+}
+
+fn scan_of_sample_with(flags: &[&str]) -> Value {
     let scan = Command::new(env!("CARGO_BIN_EXE_distillguard"))
         .args(["scan", "--format", "json", "--quiet"])
+        .args(flags)
         .arg(fixture("sample.ndjson.gz"))
         .output()
         .unwrap();
@@ -342,11 +344,137 @@ fn records_not_keyed_by_account_are_rekeyed_first() {
     let dir = tempfile::tempdir().unwrap();
     let instances: Vec<Server> = ["a", "b"]
         .iter()
-        .map(|n| start_instance(dir.path(), &cluster, n, "rekey = true\n"))
+        .map(|n| start_instance(dir.path(), &cluster, n, "", "rekey = true\n"))
         .collect();
     let records = expected["stats"]["records_accepted"].as_u64().unwrap();
     for i in &instances {
         let report = wait_for_records(i, records, Duration::from_secs(90));
         assert_same_findings(&report, &expected);
     }
+}
+
+/// Posts `lines` to `/v1/logs` at `host` in ten pieces, `pause` apart.
+fn post_lines(host: &str, lines: &[Vec<u8>], pause: Duration) {
+    for piece in lines.chunks(lines.len() / 10 + 1) {
+        let body = piece.join(&b'\n');
+        let head = format!(
+            "POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n\
+             Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        assert_eq!(common::raw_request(host, &head, &body).unwrap(), 200);
+        std::thread::sleep(pause);
+    }
+}
+
+/// Every message value of every partition of `topic`, from the start.
+fn read_topic(cluster: &Cluster, topic: &str) -> Vec<Vec<u8>> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Message, Offset, TopicPartitionList};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &cluster.brokers)
+        .set("group.id", format!("{topic}-reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let mut list = TopicPartitionList::new();
+    for p in metadata.topics()[0].partitions() {
+        list.add_partition_offset(topic, p.id(), Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&list).unwrap();
+    let mut values = Vec::new();
+    let mut quiet_since = Instant::now();
+    while quiet_since.elapsed() < Duration::from_secs(3) {
+        if let Some(m) = consumer.poll(Duration::from_millis(200)) {
+            values.push(m.unwrap().payload().unwrap_or_default().to_vec());
+            quiet_since = Instant::now();
+        }
+    }
+    values
+}
+
+#[test]
+fn privacy_mode_keeps_prompt_text_out_of_every_topic() {
+    let cluster = Cluster::new("privacy");
+    cluster.create(
+        PARTITIONS,
+        &[("changelog", PARTITIONS), ("control", 1), ("reports", 1)],
+    );
+    let expected = scan_of_sample_with(&["--privacy-mode"]);
+    let records = expected["stats"]["records_accepted"].as_u64().unwrap();
+    let lines = sample_lines();
+    // Stretches of prompt text that a leak would carry verbatim (plain words, so that JSON
+    // escaping cannot hide them).
+    let markers_of = |lines: &[Vec<u8>]| -> Vec<String> {
+        lines
+            .iter()
+            .filter_map(|l| {
+                let rec = distillguard::record::Record::parse(l).unwrap();
+                let words: String = rec.prompt?.chars().take(40).collect();
+                (words.chars().count() == 40
+                    && words.chars().all(|c| c.is_ascii_alphanumeric() || c == ' '))
+                .then_some(words)
+            })
+            .take(100)
+            .collect()
+    };
+    // Half the log comes from an outside producer, whole; the service's own engines must still
+    // keep none of its text. The other half is posted and must reach the topic reduced.
+    let (produced, posted) = lines.split_at(lines.len() / 2);
+    let outside = markers_of(produced);
+    // Only text that the outside half does not also carry can tell a leak from the posted half.
+    let ours: Vec<String> = markers_of(posted)
+        .into_iter()
+        .filter(|m| {
+            !produced
+                .iter()
+                .any(|l| l.windows(m.len()).any(|w| w == m.as_bytes()))
+        })
+        .collect();
+    assert!(
+        outside.len() >= 50 && ours.len() >= 20,
+        "{} {}",
+        outside.len(),
+        ours.len()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_instance(dir.path(), &cluster, "a", "privacy_mode = true\n", "");
+    produce(&cluster, produced);
+    post_lines(
+        server.url.strip_prefix("http://").unwrap(),
+        posted,
+        Duration::ZERO,
+    );
+    let report = wait_for_records(&server, records, Duration::from_secs(90));
+    assert_same_findings(&report, &expected);
+
+    let everything: Vec<&String> = outside.iter().chain(&ours).collect();
+    for (suffix, markers) in [
+        ("", ours.iter().collect::<Vec<_>>()),
+        ("changelog", everything.clone()),
+        ("reports", everything.clone()),
+    ] {
+        let topic = if suffix.is_empty() {
+            cluster.topic.clone()
+        } else {
+            format!("{}-{suffix}", cluster.group)
+        };
+        let values = read_topic(&cluster, &topic);
+        assert!(!values.is_empty(), "{topic} is empty");
+        for v in &values {
+            for m in &markers {
+                assert!(
+                    !v.windows(m.len()).any(|w| w == m.as_bytes()),
+                    "{topic} holds prompt text: {m:?}"
+                );
+            }
+        }
+    }
+    let body = reqwest::blocking_get(&server.url("/v1/report")).unwrap();
+    assert!(everything.iter().all(|m| !body.contains(m.as_str())));
 }

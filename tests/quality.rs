@@ -129,6 +129,42 @@ fn a_varied_week_meets_the_targets() {
     );
 }
 
+/// The stealth style hides its harvesting among real users' questions. On this development
+/// seed (docs/quality.md) three quarters of its accounts were found while their wrappers were
+/// crowded out of the phrase sketch by camouflage; the phrases of reasoning prompts tie 98 %
+/// with corpora (100 % with the built-in text, whose other figures at this variation are a
+/// weak spot of their own and not asserted here).
+#[test]
+fn camouflaged_stealth_accounts_are_tied_by_their_reasoning_wrappers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = SimConfig::standard(62);
+    cfg.variation = 0.5;
+    let corpora = cfg.corpora_dir.is_some();
+    sim::generate(&cfg, dir.path()).unwrap();
+    let labels = eval::read_labels(&dir.path().join("labels.csv")).unwrap();
+    let outcome = scan::scan(&ScanConfig {
+        paths: vec![dir.path().join("logs.ndjson.gz")],
+        ..ScanConfig::default()
+    })
+    .unwrap();
+    let e = eval::evaluate(&labels, &outcome.report);
+    let context = format!("(corpora: {corpora})\n{}", e.render());
+    let stealth = e.classes.iter().find(|c| c.class == "stealth").unwrap();
+    assert!(stealth.rate >= 0.95, "{context}");
+    let campaign = e
+        .campaigns
+        .iter()
+        .find(|c| c.campaign.starts_with("stealth"))
+        .unwrap();
+    assert!(campaign.clusters <= 2, "{context}");
+    if corpora {
+        assert!(
+            e.precision >= 0.99 && e.false_positive_rate <= 0.001,
+            "{context}"
+        );
+    }
+}
+
 #[test]
 fn eval_replays_the_sample_and_reports_time_to_detection() {
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");

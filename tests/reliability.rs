@@ -383,6 +383,112 @@ fn slow_and_idle_connections_are_closed() {
     drop(stalled);
 }
 
+/// Whether the kernel still has the connection from `local` to `peer` (IPv4) established.
+fn established(local: std::net::SocketAddr, peer: std::net::SocketAddr) -> bool {
+    let hex = |a: std::net::SocketAddr| match a {
+        std::net::SocketAddr::V4(v4) => format!(
+            "{:08X}:{:04X}",
+            u32::from_le_bytes(v4.ip().octets()),
+            v4.port()
+        ),
+        std::net::SocketAddr::V6(_) => panic!("the test server listens on IPv4"),
+    };
+    let (local, peer) = (hex(local), hex(peer));
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // st 01: ESTABLISHED
+            f[1] == local && f[2] == peer && f[3] == "01"
+        })
+}
+
+/// Opens a connection and pipelines `n` GETs of `path` on it from a thread of its own (the
+/// writes block once the server stops reading).
+fn pipeline(host: &str, path: &str, n: usize) -> TcpStream {
+    let s = TcpStream::connect(host).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let one = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::thread::spawn(move || {
+        let _ = w.write_all(one.repeat(n).as_bytes());
+    });
+    s
+}
+
+#[test]
+fn a_client_that_never_reads_its_answer_is_closed_after_the_write_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[("DISTILLGUARD_WRITE_TIMEOUT", "1s")]);
+    let host = s.url.strip_prefix("http://").unwrap().to_string();
+    // The length of one answer on a kept-alive connection: where the next one starts.
+    let one = {
+        let mut c = TcpStream::connect(&host).unwrap();
+        c.write_all(
+            b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n\
+              GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        let mut answers = String::new();
+        c.read_to_string(&mut answers).unwrap();
+        answers.rfind("HTTP/1.1 200").unwrap()
+    };
+    // Answers worth 64 MiB: far more than the sockets' buffers on both sides hold.
+    let n = (64 << 20) / one + 1;
+
+    let started = Instant::now();
+    let stalled = pipeline(&host, "/openapi.json", n);
+    let (local, peer) = (stalled.local_addr().unwrap(), stalled.peer_addr().unwrap());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(established(local, peer), "closed before the write timeout");
+    // Other clients are served meanwhile.
+    assert_eq!(common::status_of_get(&s.url("/healthz")).unwrap(), 200);
+    while established(local, peer) {
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "a client that never reads still held its connection after 6 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let closed = started.elapsed().as_secs_f64();
+    eprintln!("closed after {closed:.2} s");
+    assert!(
+        closed >= 1.0,
+        "closed after {closed} s, before the write timeout"
+    );
+    // Only what the buffers held had been written: the rest of the answers never were.
+    let mut got = 0;
+    let mut r = &stalled;
+    r.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    while let Ok(k @ 1..) = r.read(&mut buf) {
+        got += k;
+    }
+    assert!(got < n * one / 2, "{got} of {} bytes arrived", n * one);
+
+    // A client that reads steadily but slowly takes longer than the timeout over all, and
+    // gets every answer: the clock runs only while nothing is taken.
+    let n = (16 << 20) / one + 1;
+    let slow = pipeline(&host, "/openapi.json", n);
+    let mut r = &slow;
+    r.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let started = Instant::now();
+    let mut got = 0;
+    while got < n * one {
+        std::thread::sleep(Duration::from_millis(50));
+        let mut chunk = (&mut r).take((n * one - got).min(512 << 10) as u64);
+        let mut into = Vec::new();
+        match chunk.read_to_end(&mut into) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => got += k,
+        }
+    }
+    assert_eq!(got, n * one, "a steady reader was cut off");
+    assert!(started.elapsed() > Duration::from_millis(1500));
+    assert_eq!(common::status_of_get(&s.url("/healthz")).unwrap(), 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_removes_old_data_and_the_store_stops_growing() {
     let dir = tempfile::tempdir().unwrap();

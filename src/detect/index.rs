@@ -214,13 +214,15 @@ pub fn dominant_templates(state: &AccountState) -> Vec<(u8, u64)> {
 }
 
 /// Keys that recur in at least two of an account's prompts: those of its sampled
-/// prompts, and the 4-word prefix and suffix keys it keeps with their counts.
+/// prompts, and the 4-word prefix and suffix keys it keeps with their counts, over all its
+/// prompts and over its reasoning prompts.
 pub fn recurring_phrases(state: &AccountState) -> Vec<(u8, u64)> {
     let mut out = keys_seen_at_least(state, 2);
     for (end, slot) in [(0usize, 0u8), (1, 2)] {
+        let all = state.phrases[end].iter();
+        let reasoning = state.reasoning_phrases[end].iter();
         out.extend(
-            state.phrases[end]
-                .iter()
+            all.chain(reasoning)
                 .filter(|&(_, count)| count >= 2)
                 .map(|(k, _)| (slot, k)),
         );
@@ -251,7 +253,41 @@ fn keys_seen_at_least(state: &AccountState, need: usize) -> Vec<(u8, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::AccountState;
+    use crate::features::{AccountState, Dictionary, Lexicon, Observation};
+    use crate::record::Record;
+
+    #[test]
+    fn a_reasoning_wrapper_recurs_among_many_one_off_prompts() {
+        let lex = Lexicon::new();
+        let dict = Dictionary::default();
+        let mut state = AccountState::default();
+        let mut add = |prompt: String| {
+            let line = format!(r#"{{"ts":1772366400,"account_id":"a","prompt":"{prompt}"}}"#);
+            let rec = Record::parse(line.as_bytes()).unwrap();
+            state.apply(&Observation::of(&rec, &lex), &dict);
+        };
+        let words = [
+            "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf",
+        ];
+        let one_off = |i: usize| {
+            let w: Vec<&str> = (0..6).map(|k| words[(i / 7usize.pow(k)) % 7]).collect();
+            w.join(" ")
+        };
+        // Camouflage: one-off questions whose keys outnumber the wrapper's many times over.
+        for i in 0..300 {
+            add(format!("{} what do you make of it", one_off(i)));
+        }
+        let wrapped = |i: usize| format!("Please go through this step by step: {}", one_off(i));
+        for i in 0..5 {
+            add(wrapped(1000 + i));
+        }
+        let key = crate::features::text::analyze(&wrapped(0), &lex).keys[0];
+        assert!(
+            !state.phrases[0].iter().any(|(k, _)| k == key),
+            "crowded out of the sketch over all prompts"
+        );
+        assert!(recurring_phrases(&state).contains(&(0, key)));
+    }
 
     #[test]
     fn allowlisted_values_have_no_postings() {

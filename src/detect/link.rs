@@ -169,6 +169,26 @@ impl Links {
     }
 }
 
+/// Calls `f` for the candidate pairs of a list of holders: all pairs up to [`FULL_PAIRS_UP_TO`],
+/// each holder with its next [`WINDOW`] neighbours on the ring beyond (the pairs
+/// [`tied_pairs`] considers for a shared value).
+pub fn candidate_pairs(list: &[u32], mut f: impl FnMut(u32, u32)) {
+    let n = list.len();
+    if n <= FULL_PAIRS_UP_TO {
+        for i in 0..n {
+            for j in i + 1..n {
+                f(list[i], list[j]);
+            }
+        }
+    } else {
+        for i in 0..n {
+            for d in 1..=WINDOW {
+                f(list[i], list[(i + d) % n]);
+            }
+        }
+    }
+}
+
 /// Marks an account with no evidence yet in [`tied_pairs`]' scratch array.
 const NOT_SEEN: u32 = u32::MAX;
 

@@ -9,6 +9,7 @@
 pub mod aggregate;
 pub mod index;
 pub mod link;
+pub mod near;
 pub mod score;
 pub mod split;
 pub mod timing;
@@ -175,6 +176,7 @@ fn fill_scorecard(
         );
     } else {
         tie_signals(card, shared, m);
+        near::signal(card, views);
         timing::timing_signals(card, views, timelines);
     }
     if let Some((_, holders, _)) = agg.top_value(Attr::Org)

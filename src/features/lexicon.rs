@@ -4,7 +4,12 @@
 //! anywhere in a prompt or system prompt. The lists are documented in
 //! docs/signals.md; a hit says what the request asks for, not that it is abuse.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind};
 
 /// What a prompt asks the model for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +158,8 @@ const CODING: &[&str] = &[
 
 /// The compiled lexicons: one automaton, each pattern tagged with its cue.
 pub struct Lexicon {
-    automaton: AhoCorasick,
+    dfa: DFA,
+    start: StateID,
     cue_of: Vec<u8>,
 }
 
@@ -161,6 +167,17 @@ impl Default for Lexicon {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// System prompts whose cues a thread has looked up, and the most it keeps.
+const REPEATED_MAX: usize = 4096;
+
+thread_local! {
+    /// Cues of the system prompts seen lately, by their hash, with their text to confirm a hit.
+    /// The lexicon is the same everywhere, so the cues of a text are the same whatever instance
+    /// found them.
+    static REPEATED: RefCell<HashMap<u64, (Box<str>, u8), foldhash::fast::RandomState>> =
+        RefCell::default();
 }
 
 impl Lexicon {
@@ -178,28 +195,59 @@ impl Lexicon {
                 cue_of.push(cue.bit());
             }
         }
-        let automaton = AhoCorasickBuilder::new()
+        // Every occurrence counts, so the search must see overlapping matches, which cannot use
+        // a prefilter and steps every byte: a DFA makes each step one table look-up, and stepping
+        // it here (not through the library's overlapping iterator) leaves only that in the loop.
+        let dfa = DFA::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            // Overlapping search cannot use a prefilter, so it walks every byte: a DFA makes
-            // each step one table lookup (the patterns are few, so the table is small).
-            .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
             .build(&patterns)
             .expect("lexicon patterns are valid");
-        Lexicon { automaton, cue_of }
+        let start = dfa
+            .start_state(Anchored::No)
+            .expect("an unanchored DFA has an unanchored start");
+        Lexicon { dfa, start, cue_of }
     }
 
     /// The cues present in `text`, as a bit set of [`Cue::bit`].
     pub fn cues(&self, text: &str) -> u8 {
         let all = CUES.iter().fold(0, |m, c| m | c.bit());
+        let dfa = &self.dfa;
+        let mut sid = self.start;
         let mut found = 0u8;
-        for m in self.automaton.find_overlapping_iter(text) {
-            found |= self.cue_of[m.pattern().as_usize()];
-            if found == all {
-                break;
+        for &b in text.as_bytes() {
+            sid = dfa.next_state(Anchored::No, sid, b);
+            // Under standard semantics a state's matches are every pattern ending here, so the
+            // states walked through hold every occurrence, overlapping or not.
+            if dfa.is_match(sid) {
+                for i in 0..dfa.match_len(sid) {
+                    found |= self.cue_of[dfa.match_pattern(sid, i).as_usize()];
+                }
+                if found == all {
+                    break;
+                }
             }
         }
         found
+    }
+
+    /// [`Lexicon::cues`] of a text that recurs, such as a client's system prompt (sent with
+    /// every one of its requests), remembered per thread under `hash`, a hash of the text.
+    pub fn cues_repeated(&self, hash: u64, text: &str) -> u8 {
+        REPEATED.with_borrow_mut(|seen| {
+            if let Some((known, cues)) = seen.get(&hash)
+                && **known == *text
+            {
+                return *cues;
+            }
+            let cues = self.cues(text);
+            if seen.len() >= REPEATED_MAX {
+                seen.clear();
+            }
+            seen.insert(hash, (text.into(), cues));
+            cues
+        })
     }
 
     /// The patterns of one cue, for documentation and tests.
@@ -231,6 +279,52 @@ mod tests {
         );
         assert_eq!(l.cues("Write a Python function to sort"), Cue::Coding.bit());
         assert_eq!(l.cues("What should I cook tonight?"), 0);
+    }
+
+    /// The cues as first found: the library's own overlapping search.
+    fn overlapping(text: &str) -> u8 {
+        let patterns: Vec<(&str, u8)> = CUES
+            .iter()
+            .flat_map(|&c| Lexicon::patterns(c).iter().map(move |p| (*p, c.bit())))
+            .collect();
+        let ac = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(patterns.iter().map(|p| p.0))
+            .unwrap();
+        ac.find_overlapping_iter(text)
+            .fold(0, |m, hit| m | patterns[hit.pattern().as_usize()].1)
+    }
+
+    #[test]
+    fn stepping_the_dfa_finds_what_overlapping_search_finds() {
+        let l = Lexicon::new();
+        let every: String = CUES
+            .iter()
+            .flat_map(|&c| Lexicon::patterns(c).iter().copied())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut texts = vec![every.clone(), every.to_uppercase(), String::new()];
+        // Each pattern alone, cut short, and run into its neighbours.
+        for c in CUES {
+            for p in Lexicon::patterns(c) {
+                texts.push(p.to_string());
+                texts.push(p[..p.len() - 1].to_string());
+                texts.push(format!("x{p}{p}y"));
+            }
+        }
+        for pair in every.as_bytes().windows(40).step_by(7) {
+            texts.push(String::from_utf8_lossy(pair).into_owned());
+        }
+        for t in &texts {
+            assert_eq!(l.cues(t), overlapping(t), "{t:?}");
+            let h = crate::features::attrs::value_hash(
+                crate::features::Attr::SystemPrompt,
+                t.as_bytes(),
+            );
+            assert_eq!(l.cues_repeated(h, t), l.cues(t), "{t:?}");
+            // A hash that collides with another text's is confirmed against the text.
+            assert_eq!(l.cues_repeated(h, "plain words"), 0);
+        }
     }
 
     #[test]

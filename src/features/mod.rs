@@ -8,6 +8,7 @@
 
 pub mod attrs;
 pub mod lexicon;
+pub mod minhash;
 pub mod rhythm;
 pub mod sketch;
 pub mod text;
@@ -18,6 +19,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use crate::record::Record;
 pub use attrs::{ATTRS, Attr};
 pub use lexicon::{CUES, Cue, Lexicon};
+use minhash::Signature;
 use rhythm::HourCounts;
 use sketch::{BottomK, TopValues};
 pub use text::PromptFeatures;
@@ -31,6 +33,8 @@ pub const EXAMPLES: usize = 3;
 const EXAMPLE_CHARS: usize = 240;
 /// Distinct 4-word prefix and suffix keys kept per account, with their counts.
 pub const PHRASES_PER_END: usize = 12;
+/// Distinct prefix and suffix keys of reasoning prompts kept per account, with their counts.
+pub const REASONING_PHRASES_PER_END: usize = 8;
 /// Content-word hashes kept per account: a distinct count of the words it used.
 pub const VOCAB: usize = 16;
 /// Models whose first use is remembered per account.
@@ -46,15 +50,24 @@ pub struct TextFeatures {
     /// The system prompt's value hash, as [`attrs::value_hash`] gives it.
     pub system_prompt: Option<u64>,
     pub system_cues: u8,
+    /// The prompt's near-duplicate signature. Not in this struct's own serialised form, which
+    /// older stored records have: the reduced record stores it after (see `record::reduced`).
+    #[serde(skip)]
+    pub prompt_signature: Option<Signature>,
 }
 
 impl TextFeatures {
     pub fn of(record: &Record<'_>, lexicon: &Lexicon) -> Self {
-        let system = record.system_prompt.as_deref();
+        let system = record
+            .system_prompt
+            .as_deref()
+            .map(|s| (s, attrs::value_hash(Attr::SystemPrompt, s.as_bytes())));
         TextFeatures {
             prompt: record.prompt.as_deref().map(|p| text::analyze(p, lexicon)),
-            system_prompt: system.map(|s| attrs::value_hash(Attr::SystemPrompt, s.as_bytes())),
-            system_cues: system.map_or(0, |s| lexicon.cues(s)),
+            system_prompt: system.map(|(_, h)| h),
+            // A client sends the same system prompt with every request.
+            system_cues: system.map_or(0, |(s, h)| lexicon.cues_repeated(h, s)),
+            prompt_signature: record.prompt.as_deref().and_then(Signature::of),
         }
     }
 }
@@ -67,6 +80,7 @@ pub struct Observation<'r> {
     pub attrs: Vec<(Attr, u64)>,
     /// Hash of (temperature, max_tokens): the client's fixed parameters.
     pub params: Option<u64>,
+    pub signature: Option<Signature>,
     /// Whether the record's prompt text may be kept as evidence (not in privacy mode).
     pub keep_text: bool,
 }
@@ -95,6 +109,7 @@ impl<'r> Observation<'r> {
             system_cues: text.system_cues,
             attrs,
             params,
+            signature: text.prompt_signature,
             keep_text,
         }
     }
@@ -105,6 +120,8 @@ impl<'r> Observation<'r> {
 pub struct SampledPrompt {
     pub keys: [u64; 4],
     pub cues: u8,
+    /// Near-duplicate signature (32 bytes), for prompts of [`minhash::MIN_WORDS`] words or more.
+    pub signature: Option<Signature>,
     /// Text of the prompt, kept only for the first [`EXAMPLES`] of the sample.
     pub example: Option<Box<str>>,
 }
@@ -203,6 +220,10 @@ pub struct AccountState {
     /// hashes, counted over all prompts. Accounts that wrap content in the same
     /// phrases keep the same keys here (coordinated sampling), with counts above 1.
     pub phrases: [TopValues<PHRASES_PER_END>; 2],
+    /// The same keys drawn only from prompts that ask for step-by-step reasoning. A wrapper
+    /// around harvested questions survives here however many one-off prompts (camouflage,
+    /// ordinary use) the account also sends, which crowd it out of `phrases`.
+    pub reasoning_phrases: [TopValues<REASONING_PHRASES_PER_END>; 2],
     /// When the account first used each model: the [`MODELS_TRACKED`] earliest
     /// (model hash, time) pairs, so a later switch to a new model shows.
     pub model_since: Vec<(u64, i64)>,
@@ -238,6 +259,7 @@ impl Default for AccountState {
             params: Default::default(),
             sample: Default::default(),
             phrases: Default::default(),
+            reasoning_phrases: Default::default(),
             model_since: Vec::new(),
             hour_counts: HourCounts::default(),
             vocab: TopValues::default(),
@@ -271,6 +293,9 @@ impl AccountState {
             for (end, slot) in [(0, 0), (1, 2)] {
                 if p.keys[slot] != 0 {
                     self.phrases[end].add(p.keys[slot]);
+                    if p.cues & Cue::Reasoning.bit() != 0 {
+                        self.reasoning_phrases[end].add(p.keys[slot]);
+                    }
                 }
             }
             let position = self.sample.keys().take_while(|k| *k < p.hash).count();
@@ -278,6 +303,7 @@ impl AccountState {
             let admitted = self.sample.offer(p.hash, || SampledPrompt {
                 keys: p.keys,
                 cues: p.cues,
+                signature: obs.signature,
                 example: text
                     .filter(|_| position < EXAMPLES)
                     .map(|t| text::excerpt(t, EXAMPLE_CHARS).into()),
@@ -421,6 +447,9 @@ mod tests {
         assert_eq!(small.examples().count(), EXAMPLES);
         assert_eq!(big.requests, 5000);
         assert!(big.vocab.iter().count() <= VOCAB);
+        // Every sampled prompt is signed, and the signature is its only growth: 40 bytes.
+        assert!(big.sample.iter().all(|s| s.signature.is_some()));
+        assert!(std::mem::size_of::<SampledPrompt>() <= 56 + 40);
     }
 
     #[test]

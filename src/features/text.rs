@@ -99,31 +99,58 @@ pub fn analyze(prompt: &str, lexicon: &Lexicon) -> PromptFeatures {
 /// smallest hashes over all its prompts, so it estimates how many distinct words it used.
 fn content_words(prompt: &str) -> [u64; VOCAB_PER_PROMPT] {
     let mut out = [u64::MAX; VOCAB_PER_PROMPT];
-    let mut word = Vec::with_capacity(32);
-    let mut consider = |word: &mut Vec<u8>| {
-        if word.len() >= CONTENT_MIN_LEN {
-            let h = xxh3_64_with_seed(word, 5).max(1);
-            // The stop list is looked at only for the few words that would be kept.
-            if h < out[VOCAB_PER_PROMPT - 1]
-                && !out.contains(&h)
-                && !STOP.iter().any(|s| s.as_bytes() == word.as_slice())
-            {
-                let i = out.partition_point(|&x| x < h);
-                out[i..].rotate_right(1);
-                out[i] = h;
-            }
+    let mut word = [0u8; 64];
+    let bytes = prompt.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        // Words are the runs of ASCII letters; only the runs long enough are looked at.
+        if !bytes[i].is_ascii_alphabetic() {
+            i += 1;
+            continue;
         }
-        word.clear();
-    };
-    for b in prompt.bytes() {
-        if b.is_ascii_alphabetic() {
-            word.push(b.to_ascii_lowercase());
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+            i += 1;
+        }
+        let run = &bytes[start..i];
+        if run.len() < CONTENT_MIN_LEN {
+            continue;
+        }
+        let lower: Vec<u8>;
+        let word = if run.len() <= word.len() {
+            let w = &mut word[..run.len()];
+            for (l, b) in w.iter_mut().zip(run) {
+                *l = b.to_ascii_lowercase();
+            }
+            &*w
         } else {
-            consider(&mut word);
+            lower = run.to_ascii_lowercase();
+            &lower
+        };
+        let h = xxh3_64_with_seed(word, 5).max(1);
+        // The stop list is looked at only for the few words that would be kept, by hash first.
+        if h < out[VOCAB_PER_PROMPT - 1] && !out.contains(&h) && !is_stop_word(h, word) {
+            let i = out.partition_point(|&x| x < h);
+            out[i..].rotate_right(1);
+            out[i] = h;
         }
     }
-    consider(&mut word);
     out.map(|h| if h == u64::MAX { 0 } else { h })
+}
+
+/// Whether a lower-cased word of hash `h` is in [`STOP`]: its hash among the stop words' (one
+/// comparison each), and then its letters.
+fn is_stop_word(h: u64, word: &[u8]) -> bool {
+    static HASHES: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    let hashes = HASHES.get_or_init(|| {
+        STOP.iter()
+            .map(|s| xxh3_64_with_seed(s.as_bytes(), 5).max(1))
+            .collect()
+    });
+    hashes
+        .iter()
+        .zip(STOP)
+        .any(|(&sh, s)| sh == h && s.as_bytes() == word)
 }
 
 /// Words as `split_whitespace` counts them, byte by byte for ASCII text (most prompts), which
@@ -167,7 +194,7 @@ fn end_keys<'a>(
 
 /// Appends a normalised word and a space: ASCII lower-case, runs of digits folded to one `0`,
 /// punctuation at either end dropped, so "Problem 12:" and "problem 7" agree.
-fn normalise(word: &str, buf: &mut Vec<u8>) {
+pub(crate) fn normalise(word: &str, buf: &mut Vec<u8>) {
     let w = word.trim_matches(|c: char| c.is_ascii_punctuation());
     let mut last_digit = false;
     for b in w.bytes() {
@@ -323,6 +350,37 @@ mod tests {
             })
             .collect();
         assert!(content_words(&long).iter().all(|&h| h != 0));
+    }
+
+    /// Content words as first written: letters pushed one by one, the stop list read through.
+    fn content_words_plainly(prompt: &str) -> [u64; VOCAB_PER_PROMPT] {
+        let mut hashes: Vec<u64> = prompt
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .map(str::to_ascii_lowercase)
+            .filter(|w| w.len() >= CONTENT_MIN_LEN && !STOP.contains(&w.as_str()))
+            .map(|w| xxh3_64_with_seed(w.as_bytes(), 5).max(1))
+            .collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        let mut out = [0; VOCAB_PER_PROMPT];
+        for (o, h) in out.iter_mut().zip(hashes) {
+            *o = h;
+        }
+        out
+    }
+
+    #[test]
+    fn content_words_agree_with_a_plain_reading() {
+        let long = "x".repeat(70);
+        for p in [
+            "",
+            "Photosynthesis converts sunlight; WHICH plants store as sugar, because THERE",
+            "café naïve résumé façade coöperate: straße words between accents",
+            &format!("{long} {long}y short {long}"),
+            "Question 12: explain step by step why the sky looks blue at noon today, please answer",
+        ] {
+            assert_eq!(content_words(p), content_words_plainly(p), "{p:?}");
+        }
     }
 
     #[test]

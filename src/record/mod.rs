@@ -11,6 +11,7 @@ pub mod litellm;
 pub mod mapping;
 mod raw;
 pub mod reduced;
+mod scanner;
 mod timestamp;
 
 use std::borrow::Cow;

@@ -10,53 +10,57 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use super::timestamp::TsMs;
 use super::{Record, RecordError};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(expecting = "a JSON object (one request-log record)")]
-struct Raw<'a> {
-    ts: Option<TsMs>,
+pub(super) struct Raw<'a> {
+    pub(super) ts: Option<TsMs>,
     #[serde(borrow)]
-    account_id: Option<Text<'a>>,
+    pub(super) account_id: Option<Text<'a>>,
     #[serde(borrow)]
-    request_id: Option<Text<'a>>,
+    pub(super) request_id: Option<Text<'a>>,
     #[serde(borrow)]
-    api_key_id: Option<Text<'a>>,
+    pub(super) api_key_id: Option<Text<'a>>,
     #[serde(borrow)]
-    org_id: Option<Text<'a>>,
+    pub(super) org_id: Option<Text<'a>>,
     #[serde(borrow)]
-    ip: Option<Text<'a>>,
+    pub(super) ip: Option<Text<'a>>,
     #[serde(borrow)]
-    user_agent: Option<Text<'a>>,
+    pub(super) user_agent: Option<Text<'a>>,
     #[serde(borrow)]
-    tls_fingerprint: Option<Text<'a>>,
+    pub(super) tls_fingerprint: Option<Text<'a>>,
     #[serde(borrow)]
-    model: Option<Text<'a>>,
+    pub(super) model: Option<Text<'a>>,
     #[serde(borrow)]
-    prompt: Option<Text<'a>>,
+    pub(super) prompt: Option<Text<'a>>,
     #[serde(borrow)]
     messages: Option<Vec<Message<'a>>>,
+    /// What the record keeps of `messages`, when the field scanner read it (serde reads
+    /// `messages` above instead).
+    #[serde(skip)]
+    pub(super) chat: Option<Chat<'a>>,
     #[serde(borrow)]
-    system_prompt: Option<Text<'a>>,
+    pub(super) system_prompt: Option<Text<'a>>,
     #[serde(borrow)]
-    conversation_id: Option<Text<'a>>,
-    turn: Option<u32>,
-    prompt_tokens: Option<u64>,
-    completion_tokens: Option<u64>,
-    max_tokens: Option<u64>,
-    temperature: Option<f64>,
-    status: Option<u16>,
-    account_created_at: Option<TsMs>,
+    pub(super) conversation_id: Option<Text<'a>>,
+    pub(super) turn: Option<u32>,
+    pub(super) prompt_tokens: Option<u64>,
+    pub(super) completion_tokens: Option<u64>,
+    pub(super) max_tokens: Option<u64>,
+    pub(super) temperature: Option<f64>,
+    pub(super) status: Option<u16>,
+    pub(super) account_created_at: Option<TsMs>,
     #[serde(borrow)]
-    payment_fingerprint: Option<Text<'a>>,
+    pub(super) payment_fingerprint: Option<Text<'a>>,
     #[serde(borrow)]
-    email_domain: Option<Text<'a>>,
+    pub(super) email_domain: Option<Text<'a>>,
     #[serde(borrow)]
-    country: Option<Text<'a>>,
-    asn: Option<u32>,
+    pub(super) country: Option<Text<'a>>,
+    pub(super) asn: Option<u32>,
 }
 
 /// A string that borrows from the input when it has no escapes. (serde only
 /// borrows a bare `Cow<str>` field, not one inside an `Option`.)
-struct Text<'a>(Cow<'a, str>);
+pub(super) struct Text<'a>(pub(super) Cow<'a, str>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -135,7 +139,63 @@ impl<'de: 'a, 'a> Deserialize<'de> for Content<'a> {
     }
 }
 
+/// What a record keeps of its chat history: the last `user` message, the first `system` (or
+/// `developer`) message with content, and how many `user` messages there were.
+#[derive(Default)]
+pub(super) struct Chat<'a> {
+    users: u32,
+    last_user: Option<Cow<'a, str>>,
+    first_system: Option<Cow<'a, str>>,
+}
+
+impl<'a> Chat<'a> {
+    /// Whether [`Chat::note`] keeps the content of a message with this role (so a reader can
+    /// skip reading the others).
+    pub(super) fn wants(&self, role: Option<&str>) -> bool {
+        match role {
+            Some("user") => true,
+            Some("system" | "developer") => self.first_system.is_none(),
+            _ => false,
+        }
+    }
+
+    /// Takes the next message, in order.
+    pub(super) fn note(&mut self, role: Option<&str>, content: Option<Cow<'a, str>>) {
+        match role {
+            Some("user") => {
+                self.users += 1;
+                self.last_user = content;
+            }
+            Some("system" | "developer") if self.first_system.is_none() => {
+                self.first_system = content;
+            }
+            _ => {}
+        }
+    }
+
+    fn of(messages: Vec<Message<'a>>) -> Self {
+        let mut chat = Chat::default();
+        for m in messages {
+            chat.note(m.role.as_ref().map(|r| r.0.as_ref()), m.content.0);
+        }
+        chat
+    }
+}
+
 pub(super) fn parse(bytes: &[u8]) -> Result<Record<'_>, RecordError> {
+    // Checking the whole line as UTF-8 once is cheaper than checking it string by string.
+    if let Ok(text) = std::str::from_utf8(bytes)
+        && let Some(raw) = super::scanner::scan(text)
+    {
+        return validate(raw);
+    }
+    // Anything the scanner does not read, serde reads, or rejects with the reason.
+    by_serde(bytes)
+}
+
+/// The record as serde reads it: every line the scanner does not read, and the reference the
+/// scanner is tested against.
+pub(super) fn by_serde(bytes: &[u8]) -> Result<Record<'_>, RecordError> {
     // serde would also read a struct from an array (by position); a record is an object.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(match serde_json::from_slice::<de::IgnoredAny>(bytes) {
@@ -143,8 +203,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Record<'_>, RecordError> {
             Ok(_) => RecordError("expected a JSON object (one request-log record)".into()),
         });
     }
-    // Checking the whole line as UTF-8 once is cheaper than checking it string by string, as
-    // parsing from bytes does; a line that is not UTF-8 takes that path for its error message.
+    // A line that is not UTF-8 is parsed from bytes for serde's error message.
     let parsed = match std::str::from_utf8(bytes) {
         Ok(text) => serde_json::from_str(text),
         Err(bad) => match serde_json::from_slice::<Raw>(bytes) {
@@ -258,30 +317,15 @@ fn validate(raw: Raw<'_>) -> Result<Record<'_>, RecordError> {
     let mut prompt = non_empty(raw.prompt);
     let mut system_prompt = non_empty(raw.system_prompt);
     let mut turn = raw.turn;
-    if let Some(messages) = raw.messages {
-        let mut users = 0u32;
-        let mut last_user = None;
-        let mut first_system = None;
-        for m in messages {
-            match m.role.as_ref().map(|r| r.0.as_ref()) {
-                Some("user") => {
-                    users += 1;
-                    last_user = m.content.0;
-                }
-                Some("system") | Some("developer") if first_system.is_none() => {
-                    first_system = m.content.0;
-                }
-                _ => {}
-            }
-        }
+    if let Some(chat) = raw.chat.or_else(|| raw.messages.map(Chat::of)) {
         if prompt.is_none() {
-            prompt = non_empty(last_user);
+            prompt = non_empty(chat.last_user);
         }
         if system_prompt.is_none() {
-            system_prompt = non_empty(first_system);
+            system_prompt = non_empty(chat.first_system);
         }
-        if turn.is_none() && users > 0 {
-            turn = Some(users);
+        if turn.is_none() && chat.users > 0 {
+            turn = Some(chat.users);
         }
     }
 

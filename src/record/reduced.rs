@@ -8,7 +8,9 @@ use crate::features::TextFeatures;
 /// First byte of a reduced record as stored. A stored contract record is JSON and starts with
 /// `{`; the tag also versions the encoding. The encoding is [`Record`]'s fields in order, so a
 /// change to them needs a new tag, with the old one still decoded: the log holds a window of them.
-const TAG: u8 = 0x01;
+/// Tag 1 stored no near-duplicate signature; tag 2 stores it after the text features.
+const TAG_V1: u8 = 0x01;
+const TAG: u8 = 0x02;
 
 /// The stored form of `rec` without its text, with the text's features.
 pub fn encode(rec: &Record<'_>, text: &TextFeatures) -> Vec<u8> {
@@ -18,15 +20,26 @@ pub fn encode(rec: &Record<'_>, text: &TextFeatures) -> Vec<u8> {
         ..rec.clone()
     };
     let mut out = vec![TAG];
-    postcard::to_io(&(bare, text), &mut out).expect("a reduced record serialises");
+    postcard::to_io(&(bare, text, text.prompt_signature), &mut out)
+        .expect("a reduced record serialises");
     out
 }
 
 /// The record and text features of a stored reduced record; `None` for anything else (a
 /// stored contract record, or bytes that are not a reduced record).
 pub fn decode(bytes: &[u8]) -> Option<(Record<'static>, TextFeatures)> {
+    if let Some(rest) = bytes.strip_prefix(&[TAG_V1]) {
+        return postcard::from_bytes::<(Record<'static>, TextFeatures)>(rest).ok();
+    }
     let rest = bytes.strip_prefix(&[TAG])?;
-    postcard::from_bytes::<(Record<'static>, TextFeatures)>(rest).ok()
+    let (rec, mut text, signature) = postcard::from_bytes::<(
+        Record<'static>,
+        TextFeatures,
+        Option<crate::features::minhash::Signature>,
+    )>(rest)
+    .ok()?;
+    text.prompt_signature = signature;
+    Some((rec, text))
 }
 
 #[cfg(test)]
@@ -62,5 +75,27 @@ mod tests {
             "a contract record is not a reduced one"
         );
         assert!(decode(&bytes[..bytes.len() / 2]).is_none());
+    }
+
+    #[test]
+    fn records_stored_before_signatures_still_decode() {
+        let line = br#"{"ts":1772406000,"account_id":"a","prompt":"Solve this step by step and give the answer on the last line"}"#;
+        let rec = Record::parse(line).unwrap();
+        let text = TextFeatures::of(&rec, &Lexicon::new());
+        assert!(text.prompt_signature.is_some());
+        let bare = Record {
+            prompt: None,
+            ..rec.clone()
+        };
+        let mut old = vec![TAG_V1];
+        postcard::to_io(&(bare, &text), &mut old).unwrap();
+        let (_, back) = decode(&old).unwrap();
+        assert_eq!(
+            back,
+            TextFeatures {
+                prompt_signature: None,
+                ..text
+            }
+        );
     }
 }

@@ -13,6 +13,22 @@ const MAX_SECONDS: f64 = 4_102_444_800.0; // 2100-01-01
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct TsMs(pub i64);
 
+impl TsMs {
+    /// A time given as a string.
+    pub(super) fn from_text(v: &str) -> Result<TsMs, String> {
+        if let Some(ms) = parse_rfc3339_ms(v) {
+            return Ok(TsMs(ms));
+        }
+        // Some shippers quote numbers; take them as the seconds they are.
+        if let Ok(s) = v.trim().parse::<f64>() {
+            return seconds_to_ms(s).map(TsMs);
+        }
+        Err(format!(
+            "expected an RFC 3339 time such as 2026-03-01T12:00:00Z or Unix seconds, got {v:?}"
+        ))
+    }
+}
+
 pub(super) fn seconds_to_ms(s: f64) -> Result<i64, String> {
     if !s.is_finite() {
         return Err(format!("{s} is not a time"));
@@ -46,16 +62,7 @@ impl<'de> serde::Deserialize<'de> for TsMs {
                 self.visit_f64(v as f64)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<TsMs, E> {
-                if let Some(ms) = parse_rfc3339_ms(v) {
-                    return Ok(TsMs(ms));
-                }
-                // Some shippers quote numbers; take them as the seconds they are.
-                if let Ok(s) = v.trim().parse::<f64>() {
-                    return seconds_to_ms(s).map(TsMs).map_err(E::custom);
-                }
-                Err(E::custom(format!(
-                    "expected an RFC 3339 time such as 2026-03-01T12:00:00Z or Unix seconds, got {v:?}"
-                )))
+                TsMs::from_text(v).map_err(E::custom)
             }
         }
         d.deserialize_any(V)

@@ -55,6 +55,10 @@ pub struct Config {
     /// after the same time.
     #[serde(deserialize_with = "duration")]
     pub header_timeout: Duration,
+    /// Time a connection may go without the client taking any byte of an answer being written;
+    /// then the connection is closed (a client that never reads its answer holds nothing).
+    #[serde(deserialize_with = "duration")]
+    pub write_timeout: Duration,
     /// Connections open at once; more wait to be accepted.
     #[serde(deserialize_with = "lenient")]
     pub max_connections: usize,
@@ -151,6 +155,7 @@ impl Default for Config {
             max_inflight_batches: 16,
             body_timeout: Duration::from_secs(60),
             header_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
             max_connections: 1024,
             ingest_rate_limit: 0,
             tokens: Vec::new(),
@@ -190,6 +195,7 @@ pub const SETTINGS: &[&str] = &[
     "max_inflight_batches",
     "body_timeout",
     "header_timeout",
+    "write_timeout",
     "max_connections",
     "ingest_rate_limit",
     "tokens",
@@ -302,6 +308,7 @@ impl Config {
             ("snapshot_interval", self.snapshot_interval),
             ("body_timeout", self.body_timeout),
             ("header_timeout", self.header_timeout),
+            ("write_timeout", self.write_timeout),
         ] {
             if d.is_zero() {
                 return Err(format!("{name} must be above 0"));

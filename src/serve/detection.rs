@@ -189,19 +189,8 @@ pub(super) fn catch_up(
 ) -> Result<Option<u64>, StoreError> {
     let mut unreadable = 0u64;
     let last = store.replay(after, |bytes| {
-        // Privacy mode stores records reduced; the rest are contract JSON as posted.
-        if let Some((rec, text)) = reduced::decode(bytes) {
-            if rec.ts_ms >= cutoff {
-                engine.ingest_with(&rec, text);
-            }
-            return;
-        }
-        match Record::parse(bytes) {
-            Ok(rec) if rec.ts_ms >= cutoff => {
-                engine.ingest(&rec);
-            }
-            Ok(_) => {}
-            Err(_) => unreadable += 1,
+        if !fold_stored(engine, bytes, cutoff) {
+            unreadable += 1;
         }
     })?;
     if unreadable > 0 {
@@ -212,6 +201,27 @@ pub(super) fn catch_up(
         );
     }
     Ok(last)
+}
+
+/// Folds one stored record into `engine` if it is not older than `cutoff`; false when it no
+/// longer parses.
+pub(super) fn fold_stored(engine: &Engine, bytes: &[u8], cutoff: i64) -> bool {
+    // Privacy mode stores records reduced; the rest are contract JSON as posted.
+    if let Some((rec, text)) = reduced::decode(bytes) {
+        if rec.ts_ms >= cutoff {
+            engine.ingest_with(&rec, text);
+        }
+        return true;
+    }
+    match Record::parse(bytes) {
+        Ok(rec) => {
+            if rec.ts_ms >= cutoff {
+                engine.ingest(&rec);
+            }
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 /// What a compaction did.
@@ -263,7 +273,10 @@ pub async fn compact(app: &Arc<App>) -> Result<Compaction, ApiError> {
     let _gate = app.gate.clone().write_owned().await;
     let worker = app.clone();
     let engine = tokio::task::spawn_blocking(move || {
-        catch_up(&worker.store, &engine, last, cutoff).map(|_| engine)
+        catch_up(&worker.store, &engine, last, cutoff)?;
+        // Batches a failed commit left on disk are in the log just read.
+        worker.store.forget_landed();
+        Ok::<_, StoreError>(engine)
     })
     .await
     .map_err(|e| ApiError::internal(format!("compaction failed: {e}")))?

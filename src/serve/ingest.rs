@@ -118,6 +118,11 @@ pub fn ingest(
         &decompressed
     };
 
+    // A commit reported as failed may have reached the disk: such batches are folded in first,
+    // so that a retry of them is answered as duplicates instead of being stored twice.
+    if app.forward().is_none() {
+        app.fold_landed().map_err(|e| storage_refused(app, e))?;
+    }
     let engine = app.engine();
     let cutoff = app.store.cutoff();
     let mut rejects = Vec::new();
@@ -188,7 +193,13 @@ pub fn ingest(
         }
         let stored = if in_place { item.bytes } else { &scratch };
         if forward.is_some() {
-            outgoing.push((rec.account_id.to_string(), stored.to_vec()));
+            // Privacy mode holds for the logs topic too: what is produced has no prompt text.
+            let value = if cfg.privacy_mode {
+                reduced::encode(&rec, &engine.text_features(&rec))
+            } else {
+                stored.to_vec()
+            };
+            outgoing.push((rec.account_id.to_string(), value));
         } else if cfg.privacy_mode {
             let text = engine.text_features(&rec);
             batch.push(&reduced::encode(&rec, &text), rec.ts_ms);
@@ -275,15 +286,83 @@ fn commit(app: &App, batch: BatchBytes) -> Result<(), ApiError> {
     app.send_to_writer(Append { batch, done })?;
     match wait.blocking_recv() {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => {
-            app.metrics.batches_refused_storage.fetch_add(1, Relaxed);
-            // Disk full, read-only or failing: nothing was acknowledged, and the writer
-            // reopens the log on the next batch, so a later retry can succeed.
-            Err(ApiError::unavailable(
-                format!("the batch was not stored: {e}"),
-                STORAGE_RETRY_AFTER,
-            ))
-        }
+        // Disk full, read-only or failing: nothing was acknowledged, and the log is opened
+        // again on the next batch, so a later retry can succeed.
+        Ok(Err(e)) => Err(storage_refused(app, e)),
         Err(_) => Err(ApiError::internal("the log writer stopped")),
+    }
+}
+
+/// The answer to a post when the log cannot be written: 503, to be retried.
+fn storage_refused(app: &App, e: impl std::fmt::Display) -> ApiError {
+    app.metrics.batches_refused_storage.fetch_add(1, Relaxed);
+    ApiError::unavailable(
+        format!("the batch was not stored: {e}"),
+        STORAGE_RETRY_AFTER,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+    use crate::serve::auth::Tokens;
+    use crate::serve::config::Config;
+    use crate::serve::decisions::Decisions;
+    use crate::serve::store::{Store, spawn_writer};
+
+    fn body(ids: &[&str]) -> Vec<u8> {
+        ids.iter()
+            .map(|id| {
+                format!("{{\"ts\":1772409600,\"account_id\":\"a\",\"request_id\":\"{id}\"}}\n")
+            })
+            .collect::<String>()
+            .into_bytes()
+    }
+
+    /// Every record the log holds, by request_id.
+    fn stored(store: &Store) -> Vec<String> {
+        let mut ids = Vec::new();
+        store
+            .replay(None, |r| {
+                ids.push(Record::parse(r).unwrap().request_id.unwrap().to_string())
+            })
+            .unwrap();
+        ids
+    }
+
+    #[test]
+    fn a_retry_of_a_batch_whose_failed_commit_reached_the_disk_is_not_stored_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let decisions = Decisions::load(&store).unwrap();
+        let (writer, _thread) = spawn_writer(store.clone(), 4);
+        let app = App::new(
+            Config::default(),
+            Tokens::new(&[]),
+            store.clone(),
+            decisions,
+            writer,
+        );
+        let post = |ids: &[&str]| ingest(&app, "shipper", &body(ids), None, Shape::Auto);
+
+        assert_eq!(post(&["r1", "r2"]).unwrap().accepted, 2);
+        // The commit reaches the disk and reports failure: 503, nothing in the state.
+        store.fail_after_commit.store(true, Ordering::Release);
+        let refused = post(&["r3", "r4"]).unwrap_err();
+        assert_eq!(refused.status, 503);
+        assert_eq!(refused.retry_after, Some(STORAGE_RETRY_AFTER));
+        assert!(!app.engine().has_request("r3"));
+
+        // The shipper retries: the records are found stored, counted once, not stored again.
+        let retried = post(&["r3", "r4"]).unwrap();
+        assert_eq!((retried.accepted, retried.duplicates), (0, 2));
+        assert!(app.engine().has_request("r4"));
+        assert_eq!(app.engine().accepted(), 4);
+        let r5 = post(&["r4", "r5"]).unwrap();
+        assert_eq!((r5.accepted, r5.duplicates), (1, 1));
+        assert_eq!(stored(&store), ["r1", "r2", "r3", "r4", "r5"]);
     }
 }

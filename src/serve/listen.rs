@@ -1,7 +1,8 @@
 //! Accepting connections. `axum::serve` sets no timer, so a client that sends its headers one
 //! byte a minute, or opens a connection and sends nothing, would hold it for ever; here every
 //! connection must deliver a request's headers within `header_timeout` (an idle keep-alive
-//! connection is closed after the same time), headers are capped in size, and at most
+//! connection is closed after the same time), an answer the client stops taking fails after
+//! `write_timeout` ([`WriteDeadline`]), headers are capped in size, and at most
 //! `max_connections` are open: beyond that, new ones wait in the kernel's accept queue.
 
 use std::future::Future;
@@ -16,6 +17,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use super::write_deadline::WriteDeadline;
+
 /// Bytes of request line and headers a connection may buffer: real clients send a few hundred.
 const MAX_HEADER_BYTES: usize = 64 << 10;
 
@@ -24,6 +27,7 @@ const DRAIN: Duration = Duration::from_secs(30);
 
 pub struct Limits {
     pub header_timeout: Duration,
+    pub write_timeout: Duration,
     pub max_connections: usize,
 }
 
@@ -64,7 +68,10 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = builder.serve_connection(
+            TokioIo::new(WriteDeadline::new(stream, limits.write_timeout)),
+            service,
+        );
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {

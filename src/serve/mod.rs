@@ -22,6 +22,7 @@ pub mod routes;
 pub mod snapshot;
 pub mod store;
 pub mod ui;
+pub mod write_deadline;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -102,6 +103,36 @@ impl HasTokens for Arc<App> {
 }
 
 impl App {
+    /// The shared state over an opened store, not ready until the log is replayed.
+    fn new(
+        cfg: Config,
+        tokens: Tokens,
+        store: Arc<Store>,
+        decisions: Decisions,
+        writer: mpsc::Sender<Append>,
+    ) -> App {
+        App {
+            tokens,
+            inflight: Arc::new(Semaphore::new(cfg.max_inflight_batches)),
+            store,
+            engine: RwLock::new(Arc::new(Engine::with_privacy(cfg.privacy_mode))),
+            ready: AtomicBool::new(false),
+            writer: RwLock::new(Some(writer)),
+            gate: Arc::new(tokio::sync::RwLock::new(())),
+            generation: AtomicU64::new(0),
+            metrics: Metrics::default(),
+            detection: Detection::default(),
+            maintenance: tokio::sync::Mutex::new(()),
+            snapshot_generation: AtomicU64::new(0),
+            last_snapshot: std::sync::Mutex::new(None),
+            restored: std::sync::Mutex::new(None),
+            decisions,
+            rate: rate::RateLimits::new(cfg.ingest_rate_limit),
+            forward: std::sync::OnceLock::new(),
+            cfg,
+        }
+    }
+
     pub fn engine(&self) -> Arc<Engine> {
         self.engine.read().expect("engine").clone()
     }
@@ -148,6 +179,29 @@ impl App {
                 1,
             ))
         }
+    }
+
+    /// Folds into the state the batches whose commit reported a failure but reached the disk
+    /// (found when the log is opened again): their posts were answered 503, so the shipper
+    /// retries them, and the retry must find them stored rather than store them a second time.
+    /// Called by a post before its duplicate check and by a snapshot before it copies the
+    /// state, each holding the gate.
+    fn fold_landed(&self) -> Result<(), StoreError> {
+        let engine = self.engine();
+        let cutoff = self.store.cutoff();
+        let mut records = 0u64;
+        let batches = self.store.fold_landed(|bytes| {
+            records += u64::from(detection::fold_stored(&engine, bytes, cutoff));
+        })?;
+        if batches > 0 {
+            tracing::info!(
+                batches,
+                records,
+                "folded in batches whose commit reported failure"
+            );
+            self.folded();
+        }
+        Ok(())
     }
 
     fn send_to_writer(&self, append: Append) -> Result<(), ApiError> {
@@ -206,26 +260,7 @@ pub async fn run(
     .await
     .expect("open the store")?;
     let (writer, writer_thread) = store::spawn_writer(store.clone(), cfg.max_inflight_batches);
-    let app = Arc::new(App {
-        tokens,
-        inflight: Arc::new(Semaphore::new(cfg.max_inflight_batches)),
-        store,
-        engine: RwLock::new(Arc::new(Engine::with_privacy(cfg.privacy_mode))),
-        ready: AtomicBool::new(false),
-        writer: RwLock::new(Some(writer)),
-        gate: Arc::new(tokio::sync::RwLock::new(())),
-        generation: AtomicU64::new(0),
-        metrics: Metrics::default(),
-        detection: Detection::default(),
-        maintenance: tokio::sync::Mutex::new(()),
-        snapshot_generation: AtomicU64::new(0),
-        last_snapshot: std::sync::Mutex::new(None),
-        restored: std::sync::Mutex::new(None),
-        decisions,
-        rate: rate::RateLimits::new(cfg.ingest_rate_limit),
-        forward: std::sync::OnceLock::new(),
-        cfg,
-    });
+    let app = Arc::new(App::new(cfg, tokens, store, decisions, writer));
 
     // A log that cannot be replayed stops the service: serving without its state would be wrong.
     let (fatal_tx, fatal_rx) = tokio::sync::oneshot::channel::<ServeError>();
@@ -301,6 +336,7 @@ pub async fn run(
     let router = routes::router(app.clone());
     let limits = listen::Limits {
         header_timeout: app.cfg.header_timeout,
+        write_timeout: app.cfg.write_timeout,
         max_connections: app.cfg.max_connections,
     };
     listen::serve(listener, router, limits, stop).await?;

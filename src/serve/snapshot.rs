@@ -85,10 +85,14 @@ pub async fn take(app: &Arc<App>) -> Result<Taken, ApiError> {
         let generation = app.generation();
         let engine = app.engine();
         let worker = app.clone();
-        let (batch, state) =
-            tokio::task::spawn_blocking(move || (worker.store.last_seq(), engine.snapshot()))
-                .await
-                .map_err(|e| ApiError::internal(format!("snapshot failed: {e}")))?;
+        let (batch, state) = tokio::task::spawn_blocking(move || {
+            // The log may hold batches a failed commit left; `last_seq` counts them.
+            worker.fold_landed()?;
+            Ok::<_, StoreError>((worker.store.last_seq(), engine.snapshot()))
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("snapshot failed: {e}")))?
+        .map_err(|e| ApiError::internal(format!("snapshot failed: {e}")))?;
         (
             batch,
             state,

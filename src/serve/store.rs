@@ -128,6 +128,17 @@ pub struct Store {
     cutoff: std::sync::atomic::AtomicI64,
     /// Transactions committed by the writer (each one fsync), to see how well posts group.
     commits: AtomicU64,
+    /// Batches whose commit reported a failure although it reached the disk, found when the
+    /// database was opened again; their posts were answered 503 and their records are not in
+    /// the state until [`Store::fold_landed`] hands them out.
+    landed: Mutex<Vec<u64>>,
+    /// Held while landed batches are handed out, so that a caller that finds none waits for
+    /// one that is still folding them.
+    folding: Mutex<()>,
+    /// Makes the next commit report a failure after it reached the disk, as a failing fsync or
+    /// device can.
+    #[cfg(test)]
+    pub(crate) fail_after_commit: AtomicBool,
 }
 
 impl Store {
@@ -146,6 +157,10 @@ impl Store {
             cutoff: std::sync::atomic::AtomicI64::new(index.cutoff),
             batches: Mutex::new(index.batches),
             commits: AtomicU64::new(0),
+            landed: Mutex::new(Vec::new()),
+            folding: Mutex::new(()),
+            #[cfg(test)]
+            fail_after_commit: AtomicBool::new(false),
         })
     }
 
@@ -187,6 +202,17 @@ impl Store {
         drop(guard.take());
         let (db, index) =
             open_db(&self.path).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        // Only a failed commit can have left batches past the next sequence number.
+        let before = self.next_seq.load(Ordering::Acquire);
+        let landed: Vec<u64> = index.batches.range(before..).map(|(k, _)| *k).collect();
+        if !landed.is_empty() {
+            tracing::warn!(
+                batches = landed.len(),
+                "commits reported as failed had reached the disk; their records join the state, \
+                 and a retry of them is answered as duplicates"
+            );
+            self.landed.lock().expect("landed batches").extend(landed);
+        }
         self.next_seq.store(index.next_seq(), Ordering::Release);
         self.cutoff.store(index.cutoff, Ordering::Release);
         *self.batches.lock().expect("batch index") = index.batches;
@@ -194,6 +220,50 @@ impl Store {
         self.broken.store(false, Ordering::Release);
         tracing::info!("the log store is writable again");
         Ok(())
+    }
+
+    /// Opens the database again if an earlier operation failed on I/O (and so finds the batches
+    /// a failed commit may still have written).
+    pub fn ensure_open(&self) -> Result<(), StoreError> {
+        if self.broken.load(Ordering::Acquire) {
+            self.reopen()?;
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with every record of the batches whose commit reported a failure but reached
+    /// the disk, found since the last call; returns how many batches. Their posts were answered
+    /// 503, so the records are not in the state: folded in now, a retry finds them stored.
+    pub fn fold_landed(&self, mut f: impl FnMut(&[u8])) -> Result<usize, StoreError> {
+        let _folding = self.folding.lock().expect("folding");
+        self.ensure_open()?;
+        let seqs = std::mem::take(&mut *self.landed.lock().expect("landed batches"));
+        if seqs.is_empty() {
+            return Ok(0);
+        }
+        let read = self.with_db(|db| {
+            let txn = db.begin_read().map_err(db_err)?;
+            let table = txn.open_table(LOG).map_err(db_err)?;
+            for &seq in &seqs {
+                // Compaction may have deleted it since.
+                if let Some(bytes) = table.get(seq).map_err(db_err)? {
+                    decode(bytes.value(), &mut f).ok_or(StoreError::Corrupt { seq })?;
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = read {
+            // Tried again next time; records already handed out are counted once by their
+            // request_id.
+            self.landed.lock().expect("landed batches").extend(seqs);
+            return Err(e);
+        }
+        Ok(seqs.len())
+    }
+
+    /// Forgets the landed batches: the state was rebuilt from the whole log, which holds them.
+    pub fn forget_landed(&self) {
+        self.landed.lock().expect("landed batches").clear();
     }
 
     /// Records older than this were compacted away (`i64::MIN` when nothing was).
@@ -243,6 +313,12 @@ impl Store {
                 }
             }
             txn.commit().map_err(db_err)?;
+            #[cfg(test)]
+            if self.fail_after_commit.swap(false, Ordering::AcqRel) {
+                return Err(StoreError::Db(redb::Error::Io(std::io::Error::other(
+                    "failed after the commit reached the disk",
+                ))));
+            }
             Ok(first)
         })?;
         self.commits.fetch_add(1, Ordering::Relaxed);
@@ -653,6 +729,45 @@ mod tests {
     /// The size of redb's database header (its god byte and both commit slots), from its
     /// design document.
     const HEADER_BYTES: usize = 320;
+
+    /// Commits a batch that reports failure although it reached the disk.
+    fn append_failing(store: &Store, records: &[(&str, i64)]) {
+        store.fail_after_commit.store(true, Ordering::Release);
+        let e = store.append(&[batch(records).finish()]).unwrap_err();
+        assert!(e.is_storage(), "{e}");
+    }
+
+    #[test]
+    fn a_failed_commit_that_reached_the_disk_is_handed_out_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.append(&[batch(&[("a", 10)]).finish()]).unwrap();
+        append_failing(&store, &[("b", 20), ("c", 30)]);
+        assert_eq!(store.last_seq(), Some(0));
+
+        let mut folded = Vec::new();
+        let n = store
+            .fold_landed(|r| folded.push(String::from_utf8(r.to_vec()).unwrap()))
+            .unwrap();
+        assert_eq!((n, folded), (1, vec!["b".to_string(), "c".to_string()]));
+        // The next batch follows the one that landed, and nothing is handed out twice.
+        assert_eq!(store.last_seq(), Some(1));
+        assert_eq!(store.batches(), 2);
+        assert_eq!(
+            store.fold_landed(|_| panic!("handed out twice")).unwrap(),
+            0
+        );
+        store.append(&[batch(&[("d", 40)]).finish()]).unwrap();
+        assert_eq!(all(&store), ["a", "b", "c", "d"]);
+
+        // Found when the next commit opens the log again, too; compaction's rebuild from the
+        // whole log may forget them.
+        append_failing(&store, &[("e", 50)]);
+        store.append(&[batch(&[("f", 60)]).finish()]).unwrap();
+        assert_eq!(all(&store), ["a", "b", "c", "d", "e", "f"]);
+        store.forget_landed();
+        assert_eq!(store.fold_landed(|_| panic!("forgotten")).unwrap(), 0);
+    }
 
     #[test]
     fn writer_acknowledges_after_commit() {

@@ -12,8 +12,9 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::KafkaError;
 use crate::engine::{AccountEntry, Engine};
 
-/// Layout version of a changelog value, its first byte.
-const VERSION: u8 = 1;
+/// Layout version of a changelog value, its first byte. Version 2: account states keep the
+/// phrases of reasoning prompts.
+const VERSION: u8 = 2;
 
 /// One account's changelog value.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

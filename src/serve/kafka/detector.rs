@@ -92,7 +92,7 @@ impl Detector {
     }
 
     fn publish(&self, c: &Collector) -> Result<(), KafkaError> {
-        let engine = Engine::new();
+        let engine = Engine::with_privacy(self.settings.privacy);
         for (id, e) in &c.entries {
             engine.import_account(id, e.account.clone());
             engine.import_requests(&[], e.duplicates);

@@ -41,6 +41,9 @@ pub struct Settings {
     pub kafka: KafkaSettings,
     /// Bound on one blocking call to the cluster.
     pub timeout: Duration,
+    /// Privacy mode: the partition owners' and the detector's engines keep no prompt text, so
+    /// neither the changelog nor the reports carry any.
+    pub privacy: bool,
 }
 
 impl Settings {
@@ -48,6 +51,7 @@ impl Settings {
         Settings {
             kafka,
             timeout: Duration::from_secs(30),
+            privacy: false,
         }
     }
 
@@ -145,7 +149,10 @@ pub fn start(
     kafka: KafkaSettings,
     runtime: tokio::runtime::Handle,
 ) -> Result<Running, KafkaError> {
-    let settings = Settings::new(kafka);
+    let settings = Settings {
+        privacy: app.cfg.privacy_mode,
+        ..Settings::new(kafka)
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let worker = worker::Worker::new(settings.clone(), app.metrics.kafka.clone())?;
     let detector = detector::Detector::new(settings.clone(), app.clone())?;

@@ -22,7 +22,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::changelog::{self, Entry};
 use super::{KafkaError, Settings, rekey};
 use crate::engine::{Engine, Ingested, request_hash};
-use crate::record::Record;
+use crate::record::{Record, reduced};
 use crate::serve::metrics::KafkaProgress as Progress;
 
 /// What the instance holds of one partition.
@@ -71,8 +71,8 @@ impl AccountLog {
 }
 
 impl Shard {
-    fn from_changelog(entries: HashMap<String, Entry>) -> Shard {
-        let engine = Engine::new();
+    fn from_changelog(entries: HashMap<String, Entry>, privacy: bool) -> Shard {
+        let engine = Engine::with_privacy(privacy);
         let mut logs = HashMap::with_capacity(entries.len());
         for (id, e) in entries {
             e.restore_into(&id, &engine);
@@ -302,7 +302,7 @@ impl Owned {
         let started = Instant::now();
         let topic = self.settings.kafka.changelog_topic();
         let entries = changelog::read(&self.reader, &topic, &[p], self.settings.timeout)?;
-        let shard = Shard::from_changelog(entries);
+        let shard = Shard::from_changelog(entries, self.settings.privacy);
         // The partition starts at its committed offset; a position past it would lose the
         // records in between.
         let committed = self.committed(consumer, p)?;
@@ -412,7 +412,11 @@ impl Owned {
 /// has it (replayed after a move), dropped as a duplicate by `request_id`, or counted.
 fn fold(shard: &mut Shard, progress: &Progress, msg: &OwnedMessage) {
     shard.next = Some(msg.offset() + 1);
-    let Some(rec) = msg.payload().and_then(|b| Record::parse(b).ok()) else {
+    // In privacy mode the service forwards records already reduced (no prompt text).
+    let Some((rec, text)) = msg.payload().and_then(|b| match reduced::decode(b) {
+        Some((rec, text)) => Some((rec, Some(text))),
+        None => Record::parse(b).ok().map(|rec| (rec, None)),
+    }) else {
         progress.rejected.fetch_add(1, Ordering::Relaxed);
         return;
     };
@@ -426,7 +430,11 @@ fn fold(shard: &mut Shard, progress: &Progress, msg: &OwnedMessage) {
         progress.replayed.fetch_add(1, Ordering::Relaxed);
         return;
     }
-    match shard.engine.ingest(&rec) {
+    let ingested = match text {
+        Some(text) => shard.engine.ingest_with(&rec, text),
+        None => shard.engine.ingest(&rec),
+    };
+    match ingested {
         Ingested::New => {
             if let Some(id) = &rec.request_id {
                 log.requests.push(request_hash(id));
