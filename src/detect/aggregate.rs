@@ -1,7 +1,5 @@
 //! The traffic of a group of accounts (or one), summed from their states.
 
-use std::collections::HashMap;
-
 use crate::features::rhythm::{Spread, quiet_share};
 use crate::features::sketch::distinct_estimate;
 use crate::features::{ATTRS, AccountState, Attr, Cue, VOCAB};
@@ -33,9 +31,12 @@ pub struct Aggregate {
     /// Members with 10+ requests, and those sending from a different address on most of them.
     pub ip_known: usize,
     pub rotating: usize,
-    /// Per attribute: value hash -> summed request count over members (sampled values only).
-    pub values: Vec<HashMap<u64, (usize, u64)>>,
-    pub params: HashMap<u64, u64>,
+    /// Values the members hold (sampled values only), by attribute and then hash, each once
+    /// with its holders and summed request count. One sorted array rather than a map per
+    /// attribute: most groups are a single account, whose sketches are already in this order.
+    values: Vec<HeldValue>,
+    /// Parameter sets (hash, summed request count), by hash.
+    params: Vec<(u64, u64)>,
     /// Hourly-count spread pooled over members with [`PACED_MIN_REQUESTS`]+ requests over
     /// [`PACED_MIN_HOURS`]+ hours, and how many they are.
     pub pacing: Spread,
@@ -65,16 +66,45 @@ pub const NIGHT_HOURS: usize = 6;
 
 const FRESH_MS: i64 = 48 * 3_600_000;
 
+/// A value held by members of a group.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HeldValue {
+    pub attr: Attr,
+    pub hash: u64,
+    /// Members holding it.
+    pub holders: usize,
+    /// Their requests with it.
+    pub requests: u64,
+}
+
 impl Aggregate {
     pub fn of<'a>(states: impl IntoIterator<Item = &'a AccountState>) -> Self {
         let mut a = Aggregate {
             first_ms: i64::MAX,
             last_ms: i64::MIN,
-            values: vec![HashMap::new(); ATTRS.len()],
             ..Default::default()
         };
         for s in states {
             a.add(s);
+        }
+        if a.members > 1 {
+            a.values.sort_unstable_by_key(|v| (v.attr, v.hash));
+            a.values.dedup_by(|next, kept| {
+                let same = (next.attr, next.hash) == (kept.attr, kept.hash);
+                if same {
+                    kept.holders += next.holders;
+                    kept.requests += next.requests;
+                }
+                same
+            });
+            a.params.sort_unstable_by_key(|&(h, _)| h);
+            a.params.dedup_by(|next, kept| {
+                let same = next.0 == kept.0;
+                if same {
+                    kept.1 += next.1;
+                }
+                same
+            });
         }
         a
     }
@@ -114,17 +144,19 @@ impl Aggregate {
             self.rotating +=
                 usize::from(distinct >= 5.0 && distinct >= 0.3 * f64::from(s.requests));
         }
+        // Each sketch is sorted by hash and attributes come in order: a single member's values
+        // need no sorting (see `of`).
         for attr in ATTRS {
-            let map = &mut self.values[attr as usize];
-            for (h, c) in s.attrs[attr as usize].iter() {
-                let e = map.entry(h).or_default();
-                e.0 += 1;
-                e.1 += u64::from(c);
-            }
+            self.values
+                .extend(s.attrs[attr as usize].iter().map(|(hash, c)| HeldValue {
+                    attr,
+                    hash,
+                    holders: 1,
+                    requests: u64::from(c),
+                }));
         }
-        for (h, c) in s.params.iter() {
-            *self.params.entry(h).or_default() += u64::from(c);
-        }
+        self.params
+            .extend(s.params.iter().map(|(h, c)| (h, u64::from(c))));
         let spread = s.hour_counts.spread(s.first_ms, s.last_ms);
         if s.requests >= PACED_MIN_REQUESTS
             && spread.hours >= PACED_MIN_HOURS
@@ -161,12 +193,24 @@ impl Aggregate {
         frac(self.cues[cue as usize], self.requests)
     }
 
+    /// The values of `attr` the members hold, by hash.
+    pub fn values(&self, attr: Attr) -> &[HeldValue] {
+        let from = self.values.partition_point(|v| v.attr < attr);
+        let to = self.values.partition_point(|v| v.attr <= attr);
+        &self.values[from..to]
+    }
+
     /// The value of `attr` held by most members: (hash, members, requests).
     pub fn top_value(&self, attr: Attr) -> Option<(u64, usize, u64)> {
-        self.values[attr as usize]
+        self.values(attr)
             .iter()
-            .map(|(h, (m, r))| (*h, *m, *r))
+            .map(|v| (v.hash, v.holders, v.requests))
             .max_by_key(|(h, m, r)| (*m, *r, std::cmp::Reverse(*h)))
+    }
+
+    /// Requests of the parameter set most requests used.
+    pub fn top_params_requests(&self) -> Option<u64> {
+        self.params.iter().map(|&(_, c)| c).max()
     }
 
     pub fn span_hours(&self) -> f64 {
@@ -183,4 +227,37 @@ impl Aggregate {
 
 pub fn frac(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_values_are_merged_with_their_holders_and_requests() {
+        let mut states = vec![AccountState::default(); 3];
+        for (s, ips) in states.iter_mut().zip([[9, 4, 4], [4, 7, 7], [9, 9, 4]]) {
+            for ip in ips {
+                s.attrs[Attr::Ip as usize].add(ip);
+            }
+            s.attrs[Attr::Payment as usize].add(1);
+            s.params.add(5);
+        }
+        states[2].params.add(6);
+        let agg = Aggregate::of(&states);
+        let ips: Vec<(u64, usize, u64)> = agg
+            .values(Attr::Ip)
+            .iter()
+            .map(|v| (v.hash, v.holders, v.requests))
+            .collect();
+        assert_eq!(ips, vec![(4, 3, 4), (7, 1, 2), (9, 2, 3)]);
+        assert_eq!(agg.top_value(Attr::Ip), Some((4, 3, 4)));
+        assert_eq!(agg.top_value(Attr::Payment), Some((1, 3, 3)));
+        assert_eq!(agg.top_value(Attr::Tls), None);
+        assert_eq!(agg.top_params_requests(), Some(3));
+        // A single account's values come straight from its sketches, in the same order.
+        let one = Aggregate::of(&states[..1]);
+        assert_eq!(one.top_value(Attr::Ip), Some((4, 1, 2)));
+        assert_eq!(one.values(Attr::Ip).len(), 2);
+    }
 }

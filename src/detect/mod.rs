@@ -103,56 +103,18 @@ fn score_group(
     if agg.requests == 0 {
         return None;
     }
-    let mut card = Scorecard::default();
-    score::traffic_signals(&mut card, &agg);
     let shared = shared_values(members, &views, &agg, pop, dict, &cfg.allow);
-    let m = members.len();
-    if m == 1 {
-        card.legitimacy(
-            "acts_alone",
-            1.0,
-            3.0,
-            "a single account: no other account shares its billing, infrastructure or prompt templates"
-                .into(),
-        );
-    } else {
-        tie_signals(&mut card, &shared, m);
-        near::signal(&mut card, &views);
-        timing::timing_signals(&mut card, &views, timelines);
-    }
-    if let Some((_, holders, _)) = agg.top_value(Attr::Org)
-        && holders == m
-    {
-        let value = shared
-            .iter()
-            .find(|s| s.attribute == Attr::Org.name())
-            .map_or(String::new(), |s| format!(" {}", s.value));
-        card.legitimacy(
-            "single_organisation",
-            1.0,
-            if m == 1 { 1.0 } else { 2.0 },
-            format!("all accounts belong to organisation{value}, a sign of legitimate shared use"),
-        );
-        // A company signs its staff up with its own domain; only they hold it.
-        if m > 1
-            && let Some((h, holders, _)) = agg.top_value(Attr::EmailDomain)
-            && holders == m
-            && pop.holders(Tie::Attr(Attr::EmailDomain), h) == m
-        {
-            card.legitimacy(
-                "own_email_domain",
-                1.0,
-                1.5,
-                format!(
-                    "all {m} accounts of the organisation signed up with one e-mail domain that no other account uses"
-                ),
-            );
-        }
-    }
-    let (score, signals) = card.finish();
-    if score < cfg.min_score {
+    // Most groups, single accounts above all, score too low to be reported: they are scored
+    // without writing why, and only the reported ones are scored again with their sentences.
+    let mut card = Scorecard::scoring_only();
+    fill_scorecard(&mut card, &views, &agg, &shared, pop, timelines);
+    if card.finish().0 < cfg.min_score {
         return None;
     }
+    let mut card = Scorecard::explaining();
+    fill_scorecard(&mut card, &views, &agg, &shared, pop, timelines);
+    let (score, signals) = card.finish();
+    let m = members.len();
 
     let mut by_volume: Vec<&AccountView<'_>> = views.iter().collect();
     by_volume.sort_by(|a, b| b.state.requests.cmp(&a.state.requests).then(a.id.cmp(b.id)));
@@ -193,6 +155,65 @@ fn score_group(
     })
 }
 
+/// The signals of a group: its traffic, its ties, its timing and signs of legitimate use.
+fn fill_scorecard(
+    card: &mut Scorecard,
+    views: &[AccountView<'_>],
+    agg: &Aggregate,
+    shared: &[Shared],
+    pop: &Population,
+    timelines: &timing::Timelines,
+) {
+    score::traffic_signals(card, agg);
+    let m = views.len();
+    if m == 1 {
+        card.legitimacy(
+            "acts_alone",
+            1.0,
+            3.0,
+            || "a single account: no other account shares its billing, infrastructure or prompt templates"
+                .into(),
+        );
+    } else {
+        tie_signals(card, shared, m);
+        near::signal(card, views);
+        timing::timing_signals(card, views, timelines);
+    }
+    if let Some((_, holders, _)) = agg.top_value(Attr::Org)
+        && holders == m
+    {
+        card.legitimacy(
+            "single_organisation",
+            1.0,
+            if m == 1 { 1.0 } else { 2.0 },
+            || {
+                let value = shared
+                    .iter()
+                    .find(|s| s.attribute == Attr::Org.name())
+                    .map_or(String::new(), |s| format!(" {}", s.value));
+                format!(
+                    "all accounts belong to organisation{value}, a sign of legitimate shared use"
+                )
+            },
+        );
+        // A company signs its staff up with its own domain; only they hold it.
+        if m > 1
+            && let Some((h, holders, _)) = agg.top_value(Attr::EmailDomain)
+            && holders == m
+            && pop.holders(Tie::Attr(Attr::EmailDomain), h) == m
+        {
+            card.legitimacy(
+                "own_email_domain",
+                1.0,
+                1.5,
+                || format!(
+                    "all {m} accounts of the organisation signed up with one e-mail domain that no other account uses"
+                ),
+            );
+        }
+    }
+}
+
 /// Chance that at least `x` of `m` unrelated accounts hold a value that
 /// `outside` of the other `rest` accounts hold.
 fn improbability(x: usize, m: usize, outside: usize, rest: usize) -> f64 {
@@ -221,10 +242,11 @@ fn shared_values(
         return out;
     }
     for attr in EVIDENCE_ATTRS {
-        let mut values: Vec<(u64, usize)> = agg.values[attr as usize]
+        let mut values: Vec<(u64, usize)> = agg
+            .values(attr)
             .iter()
-            .filter(|(h, (holders, _))| *holders >= 2 && !allow.contains(&(attr, **h)))
-            .map(|(h, (holders, _))| (*h, *holders))
+            .filter(|v| v.holders >= 2 && !allow.contains(&(attr, v.hash)))
+            .map(|v| (v.hash, v.holders))
             .collect();
         values.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         for (h, x) in values.into_iter().take(3) {
@@ -340,32 +362,33 @@ fn tie_signals(card: &mut Scorecard, shared: &[Shared], m: usize) {
         values.sort_by(|a, b| strength(b, m).total_cmp(&strength(a, m)));
         let total: f64 = values.iter().map(|s| strength(s, m)).sum();
         let covered = values.iter().map(|s| s.members).sum::<usize>().min(m);
-        let listed: Vec<String> = values
-            .iter()
-            .take(3)
-            .map(|s| {
+        card.coordination(name, total, weight, || {
+            let listed: Vec<String> = values
+                .iter()
+                .take(3)
+                .map(|s| {
+                    format!(
+                        "{} ({} accounts; {} in all; chance among unrelated accounts {})",
+                        s.value,
+                        s.members,
+                        s.population,
+                        p_text(s.p_value)
+                    )
+                })
+                .collect();
+            if values.len() == 1 {
                 format!(
-                    "{} ({} accounts; {} in all; chance among unrelated accounts {})",
-                    s.value,
-                    s.members,
-                    s.population,
-                    p_text(s.p_value)
+                    "{covered} of {m} accounts share the {what} {}{note}",
+                    listed[0]
                 )
-            })
-            .collect();
-        let detail = if values.len() == 1 {
-            format!(
-                "{covered} of {m} accounts share the {what} {}{note}",
-                listed[0]
-            )
-        } else {
-            format!(
-                "{covered} of {m} accounts share {} {whats}: {}{note}",
-                values.len(),
-                listed.join("; ")
-            )
-        };
-        card.coordination(name, total, weight, detail);
+            } else {
+                format!(
+                    "{covered} of {m} accounts share {} {whats}: {}{note}",
+                    values.len(),
+                    listed.join("; ")
+                )
+            }
+        });
     };
     tie(
         "shared_payment",
@@ -410,12 +433,9 @@ fn tie_signals(card: &mut Scorecard, shared: &[Shared], m: usize) {
         "prompt template",
         "prompt templates or phrasings",
     );
-    card.coordination(
-        "many_accounts",
-        (m as f64).log10() / 2.0,
-        1.0,
-        format!("{m} accounts are tied together by what they share"),
-    );
+    card.coordination("many_accounts", (m as f64).log10() / 2.0, 1.0, || {
+        format!("{m} accounts are tied together by what they share")
+    });
 }
 
 /// How telling a chance of `p` is, in [0, 1]: full at p <= 1e-12.

@@ -125,23 +125,25 @@ pub fn signal(card: &mut Scorecard, views: &[AccountView<'_>]) {
         "near_duplicate_prompts",
         near.members as f64 / m as f64,
         NEAR_DUPLICATE_WEIGHT,
-        format!(
-            "{} of {m} accounts sent near-duplicate prompts (word-shingle sets with estimated \
+        || {
+            format!(
+                "{} of {m} accounts sent near-duplicate prompts (word-shingle sets with estimated \
              Jaccard similarity {NEAR_JACCARD} or more): {} prompt pairs between {} pairs of \
              accounts, mean {:.2}; accounts {} and {} sent near-duplicate prompts: estimated \
              Jaccard {j:.2} over {pairs} prompt pairs{of_first}{}",
-            near.members,
-            near.prompt_pairs,
-            near.account_pairs,
-            near.mean_jaccard,
-            views[a].id,
-            views[b].id,
-            if NEAR_DUPLICATE_WEIGHT == 0.0 {
-                " (reported, not counted)"
-            } else {
-                ""
-            }
-        ),
+                near.members,
+                near.prompt_pairs,
+                near.account_pairs,
+                near.mean_jaccard,
+                views[a].id,
+                views[b].id,
+                if NEAR_DUPLICATE_WEIGHT == 0.0 {
+                    " (reported, not counted)"
+                } else {
+                    ""
+                }
+            )
+        },
     );
 }
 

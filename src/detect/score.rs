@@ -18,13 +18,26 @@ pub const BIAS: f64 = -6.0;
 const FULL_COORDINATION_AT: f64 = 4.0;
 const MIN_COORDINATION_FACTOR: f64 = 0.25;
 
-#[derive(Default)]
 pub struct Scorecard {
+    /// Whether signals carry their sentence. Most groups (single accounts above all) score too
+    /// low to be reported, and writing sentences for them cost more than scoring them.
+    explain: bool,
     extraction: Vec<Signal>,
     automation: Vec<Signal>,
     coordination: Vec<Signal>,
     legitimacy: Vec<Signal>,
 }
+
+impl Default for Scorecard {
+    fn default() -> Self {
+        Scorecard::explaining()
+    }
+}
+
+/// A signal's sentence, written only when the scorecard explains.
+pub trait Explain: FnOnce() -> String {}
+
+impl<F: FnOnce() -> String> Explain for F {}
 
 fn signal(name: &str, strength: f64, weight: f64, detail: String) -> Signal {
     let strength = strength.clamp(0.0, 1.0);
@@ -45,34 +58,64 @@ pub fn pct(x: f64) -> String {
 }
 
 impl Scorecard {
-    /// Signals that the content of the traffic harvests training data.
-    pub fn extraction(&mut self, name: &str, strength: f64, weight: f64, detail: String) {
-        if strength > 0.0 {
-            self.extraction.push(signal(name, strength, weight, detail));
+    /// A scorecard whose signals say why, with the numbers behind them.
+    pub fn explaining() -> Self {
+        Scorecard {
+            explain: true,
+            extraction: Vec::new(),
+            automation: Vec::new(),
+            coordination: Vec::new(),
+            legitimacy: Vec::new(),
         }
+    }
+
+    /// A scorecard that only scores: the same score and contributions, no sentences.
+    pub fn scoring_only() -> Self {
+        Scorecard {
+            explain: false,
+            ..Scorecard::explaining()
+        }
+    }
+
+    fn signal(
+        &self,
+        name: &str,
+        strength: f64,
+        weight: f64,
+        detail: impl Explain,
+    ) -> Option<Signal> {
+        (strength > 0.0).then(|| {
+            if self.explain {
+                signal(name, strength, weight, detail())
+            } else {
+                // The score is the sum of contributions; names only order the listing.
+                signal("", strength, weight, String::new())
+            }
+        })
+    }
+
+    /// Signals that the content of the traffic harvests training data.
+    pub fn extraction(&mut self, name: &str, strength: f64, weight: f64, detail: impl Explain) {
+        self.extraction
+            .extend(self.signal(name, strength, weight, detail));
     }
 
     /// Signals that the traffic is sent by a machine rather than people.
-    pub fn automation(&mut self, name: &str, strength: f64, weight: f64, detail: String) {
-        if strength > 0.0 {
-            self.automation.push(signal(name, strength, weight, detail));
-        }
+    pub fn automation(&mut self, name: &str, strength: f64, weight: f64, detail: impl Explain) {
+        self.automation
+            .extend(self.signal(name, strength, weight, detail));
     }
 
     /// Signals that the accounts are run by one operator.
-    pub fn coordination(&mut self, name: &str, strength: f64, weight: f64, detail: String) {
-        if strength > 0.0 {
-            self.coordination
-                .push(signal(name, strength, weight, detail));
-        }
+    pub fn coordination(&mut self, name: &str, strength: f64, weight: f64, detail: impl Explain) {
+        self.coordination
+            .extend(self.signal(name, strength, weight, detail));
     }
 
     /// Signs of legitimate use (negative contributions).
-    pub fn legitimacy(&mut self, name: &str, strength: f64, weight: f64, detail: String) {
-        if strength > 0.0 {
-            self.legitimacy
-                .push(signal(name, strength, -weight, detail));
-        }
+    pub fn legitimacy(&mut self, name: &str, strength: f64, weight: f64, detail: impl Explain) {
+        self.legitimacy
+            .extend(self.signal(name, strength, -weight, detail));
     }
 
     /// The score and the signals, strongest contribution first.
@@ -82,6 +125,9 @@ impl Scorecard {
         if factor < 1.0 {
             for s in &mut self.coordination {
                 s.contribution = round3(s.contribution * factor);
+                if !self.explain {
+                    continue;
+                }
                 s.detail = format!(
                     "{} (counted at {} because the requests are only partly extraction-like)",
                     s.detail,
@@ -111,57 +157,39 @@ pub fn traffic_signals(card: &mut Scorecard, a: &Aggregate) {
     let n = a.requests;
     let cue = |c: Cue| a.share(c);
     let r = cue(Cue::Reasoning);
-    card.extraction(
-        "reasoning_elicitation",
-        r,
-        3.0,
-        format!("{} of {n} requests ask for step-by-step reasoning", pct(r)),
-    );
+    card.extraction("reasoning_elicitation", r, 3.0, || {
+        format!("{} of {n} requests ask for step-by-step reasoning", pct(r))
+    });
     let g = cue(Cue::Rubric);
-    card.extraction(
-        "rubric_grading",
-        g,
-        3.0,
+    card.extraction("rubric_grading", g, 3.0, || {
         format!(
             "{} of requests ask the model to grade or rank answers against criteria",
             pct(g)
-        ),
-    );
+        )
+    });
     let t = cue(Cue::Agentic);
-    card.extraction(
-        "agentic_tool_use",
-        t,
-        2.5,
-        format!("{} of requests carry tool or agent scaffolding", pct(t)),
-    );
+    card.extraction("agentic_tool_use", t, 2.5, || {
+        format!("{} of requests carry tool or agent scaffolding", pct(t))
+    });
     let c = cue(Cue::Coding);
-    card.extraction(
-        "coding_tasks",
-        c,
-        1.0,
-        format!("{} of requests are coding tasks", pct(c)),
-    );
+    card.extraction("coding_tasks", c, 1.0, || {
+        format!("{} of requests are coding tasks", pct(c))
+    });
     if a.turn_known >= 10 {
         let single = frac(a.first_turns, a.turn_known);
-        card.extraction(
-            "single_turn",
-            (single - 0.5) / 0.5,
-            1.5,
+        card.extraction("single_turn", (single - 0.5) / 0.5, 1.5, || {
             format!(
                 "{} of requests open a new conversation (turn 1)",
                 pct(single)
-            ),
-        );
+            )
+        });
         let multi = 1.0 - single;
-        card.legitimacy(
-            "conversational",
-            (multi - 0.2) / 0.4,
-            2.0,
+        card.legitimacy("conversational", (multi - 0.2) / 0.4, 2.0, || {
             format!(
                 "{} of requests continue a conversation, as people do",
                 pct(multi)
-            ),
-        );
+            )
+        });
     }
     let ratio = if a.prompt_tokens > 0 && a.tokens_known >= 10 {
         a.completion_tokens as f64 / a.prompt_tokens as f64
@@ -174,63 +202,47 @@ pub fn traffic_signals(card: &mut Scorecard, a: &Aggregate) {
     } else {
         0.0
     });
-    card.extraction(
-        "long_outputs",
-        long,
-        1.2,
+    card.extraction("long_outputs", long, 1.2, || {
         format!(
             "answers are {ratio:.1}x the prompt's tokens; {} of requests ask for {}+ output tokens",
             pct(high_cap),
             crate::features::HIGH_MAX_TOKENS
-        ),
-    );
+        )
+    });
     if a.requests >= 20 {
         let sys = a
             .top_value(crate::features::Attr::SystemPrompt)
             .map_or(0.0, |(_, _, req)| frac(req, a.requests));
-        let params = a
-            .params
-            .values()
-            .max()
-            .map_or(0.0, |&c| frac(c, a.requests));
+        let params = a.top_params_requests().map_or(0.0, |c| frac(c, a.requests));
         let harness = sys.max(params * 0.7);
-        card.automation(
-            "fixed_harness",
-            (harness - 0.5) / 0.4,
-            1.5,
+        card.automation("fixed_harness", (harness - 0.5) / 0.4, 1.5, || {
             format!(
                 "{} of requests use one system prompt and {} one parameter set",
                 pct(sys),
                 pct(params)
-            ),
-        );
+            )
+        });
     }
     let span = a.span_hours();
     if span >= 12.0 {
         let span_slots = (span.ceil() + 1.0).min(256.0);
         let coverage = f64::from(a.active_hour_count()) / span_slots;
-        card.automation(
-            "around_the_clock",
-            (coverage - 0.5) / 0.4,
-            1.0,
+        card.automation("around_the_clock", (coverage - 0.5) / 0.4, 1.0, || {
             format!(
                 "active in {} of the {:.0} hours between first and last request",
                 pct(coverage.min(1.0)),
                 span_slots
-            ),
-        );
+            )
+        });
     }
     if a.created_known > 0 {
         let fresh = a.fresh as f64 / a.created_known as f64;
-        card.automation(
-            "fresh_accounts",
-            fresh,
-            0.8,
+        card.automation("fresh_accounts", fresh, 0.8, || {
             format!(
                 "{} of {} accounts were first used within two days of sign-up",
                 a.fresh, a.created_known
-            ),
-        );
+            )
+        });
     }
     if a.ip_known > 0 {
         let share = a.rotating as f64 / a.ip_known as f64;
@@ -240,7 +252,7 @@ pub fn traffic_signals(card: &mut Scorecard, a: &Aggregate) {
             "rotating_addresses",
             share * confidence,
             1.0,
-            format!(
+            || format!(
                 "{} of {} accounts send from a different IP address on most requests (rotating proxies)",
                 a.rotating, a.ip_known
             ),
@@ -248,12 +260,9 @@ pub fn traffic_signals(card: &mut Scorecard, a: &Aggregate) {
     }
     if a.status_known >= 20 {
         let limited = frac(a.rate_limited, a.status_known);
-        card.automation(
-            "rate_limited",
-            limited / 0.1,
-            0.5,
-            format!("{} of requests were rate limited (429)", pct(limited)),
-        );
+        card.automation("rate_limited", limited / 0.1, 0.5, || {
+            format!("{} of requests were rate limited (429)", pct(limited))
+        });
     }
 }
 
@@ -272,7 +281,7 @@ fn pacing_signals(card: &mut Scorecard, a: &Aggregate) {
             "steady_pacing",
             (3.0 - d) / 2.0,
             STEADY_PACING_WEIGHT,
-            format!(
+            || format!(
                 "requests arrive as steadily as a script's: the variance of the hourly counts is \
                  {d:.1}x their mean over {} hours of {} accounts (about 1 for a steady stream, \
                  far more for people working in sessions)",
@@ -282,18 +291,15 @@ fn pacing_signals(card: &mut Scorecard, a: &Aggregate) {
     }
     if a.night_requests > 0 {
         let q = a.quiet_requests / a.night_requests as f64;
-        card.automation(
-            "no_night",
-            (q - 0.08) / 0.12,
-            0.0,
+        card.automation("no_night", (q - 0.08) / 0.12, 0.0, || {
             format!(
                 "{} of requests fall in each account's quietest {NIGHT_HOURS} hours of the day \
                  ({} accounts); people leave them nearly empty, machines that never stop send 25% \
                  there (reported, not counted)",
                 pct(q),
                 a.night_members
-            ),
-        );
+            )
+        });
     }
 }
 
@@ -311,17 +317,14 @@ fn breadth_signal(card: &mut Scorecard, a: &Aggregate) {
     let words = a.distinct_words();
     let per_prompt = words / a.prompts as f64;
     let strength = ((words.log10() - 3.0) / 1.0).clamp(0.0, 1.0) * (per_prompt / 2.0).min(1.0);
-    card.extraction(
-        "topic_sweep",
-        strength,
-        0.0,
+    card.extraction("topic_sweep", strength, 0.0, || {
         format!(
             "about {words:.0} distinct content words over {} prompts ({per_prompt:.1} new per \
              prompt): a sweep across many subjects rather than one application's narrow template \
              (reported, not counted)",
             a.prompts
-        ),
-    );
+        )
+    });
 }
 
 #[cfg(test)]
@@ -359,6 +362,37 @@ mod tests {
 
     fn find<'a>(sigs: &'a [Signal], name: &str) -> Option<&'a Signal> {
         sigs.iter().find(|s| s.name == name)
+    }
+
+    #[test]
+    fn scoring_only_gives_the_score_and_contributions_without_sentences() {
+        // Coding prompts every 20 minutes: partly extraction-like, so coordination is scaled.
+        let ask = |i| format!("Please write a function in python for case #{i}");
+        let states = [account((0..150).map(|i| i * 1200), ask)];
+        let agg = Aggregate::of(&states);
+        let fill = |card: &mut Scorecard| {
+            traffic_signals(card, &agg);
+            card.coordination("shared_payment", 0.8, 2.5, || "a card".into());
+        };
+        let (mut explaining, mut scoring) = (Scorecard::explaining(), Scorecard::scoring_only());
+        fill(&mut explaining);
+        fill(&mut scoring);
+        let (score, signals) = explaining.finish();
+        let (only, bare) = scoring.finish();
+        assert!(signals.len() >= 4, "{signals:?}");
+        assert_eq!(only, score);
+        let mut a: Vec<f64> = signals.iter().map(|s| s.contribution).collect();
+        let mut b: Vec<f64> = bare.iter().map(|s| s.contribution).collect();
+        a.sort_by(f64::total_cmp);
+        b.sort_by(f64::total_cmp);
+        assert_eq!(a, b);
+        assert!(signals.iter().all(|s| !s.detail.is_empty()));
+        let card = find(&signals, "shared_payment").unwrap();
+        assert!(card.detail.contains("counted at"), "{card:?}");
+        assert!(
+            bare.iter()
+                .all(|s| s.detail.is_empty() && s.name.is_empty())
+        );
     }
 
     #[test]

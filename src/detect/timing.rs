@@ -142,7 +142,7 @@ fn taking_turns(card: &mut Scorecard, views: &[AccountView<'_>]) {
         "taking_turns",
         super::improbable(p),
         1.5,
-        format!(
+        || format!(
             "the accounts were active in the same hour {observed} times where independent accounts would be about {expected:.0} times: they take turns (chance {p:.0e})"
         ),
     );
@@ -181,7 +181,7 @@ fn signup_burst(card: &mut Scorecard, views: &[AccountView<'_>], t: &Timelines, 
         "signup_burst",
         strength,
         1.5,
-        format!(
+        || format!(
             "{x} of {m} accounts were created within 6 hours of {} ({all} accounts in all then; chance among unrelated accounts {p:.0e})",
             rfc3339(start)
         ),
@@ -231,7 +231,7 @@ fn succession(card: &mut Scorecard, views: &[AccountView<'_>]) {
         "succession",
         (share / 0.5).min(1.0) * super::improbable(p),
         2.0,
-        format!(
+        || format!(
             "{successors} of {m} accounts ({}) made their first request within an hour after another member's last, as replacements do (chance among unrelated accounts {p:.0e})",
             pct(share)
         ),
@@ -270,7 +270,7 @@ fn model_switch(card: &mut Scorecard, views: &[AccountView<'_>], t: &Timelines, 
         "model_switch",
         strength,
         1.5,
-        format!(
+        || format!(
             "{x} of {m} accounts moved to a new model within 6 hours of {} ({all} accounts in all did so then; chance among unrelated accounts {p:.0e})",
             rfc3339(start)
         ),
