@@ -288,6 +288,48 @@ fn oversize_line_is_skipped_with_line_and_length() {
     }
 }
 
+/// One-byte reads into large batches: the same items as one read, in batches of the same bounded
+/// size (the reader keeps its initialised buffer between reads instead of clearing a window).
+#[test]
+fn tiny_reads_give_the_same_items_as_whole_ones() {
+    let long = format!("{{\"p\":\"{}\"}}", "x".repeat(3000));
+    let mut data = String::new();
+    for i in 0..400 {
+        data.push_str(&format!("{{\"ts\":{i},\"account_id\":\"a{i}\"}}\n"));
+        if i % 50 == 0 {
+            data.push_str(&long);
+            data.push('\n');
+        }
+    }
+    let name: Arc<str> = Arc::from("t.ndjson");
+    for batch_bytes in [1 << 20, 4096, 16] {
+        let o = opts(1000, batch_bytes);
+        let whole = read_bytes("t.ndjson", data.as_bytes(), o).unwrap();
+        assert_eq!(whole.len(), 408);
+        let mut batches = Vec::new();
+        let summary = read_reader(
+            Trickle(data.as_bytes()),
+            0,
+            &name,
+            &o,
+            &AtomicU64::new(0),
+            &mut |b| {
+                batches.push(b);
+                true
+            },
+        )
+        .unwrap();
+        assert_eq!(collect(&batches), whole, "batch_bytes {batch_bytes}");
+        assert_eq!(summary.bytes_decompressed, data.len() as u64);
+        assert!(
+            batches
+                .iter()
+                .all(|b| b.data.len() < 1000 + batch_bytes + 1024),
+            "batch_bytes {batch_bytes}"
+        );
+    }
+}
+
 #[test]
 fn oversize_array_element_is_skipped() {
     let long = format!("{{\"p\":\"{}\\\"]}}\"}}", "x".repeat(3000));
