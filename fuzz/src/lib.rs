@@ -204,13 +204,9 @@ pub fn options(b: u8, layout: Layout) -> ReadOptions {
     }
 }
 
-/// The reader's chunk size from the same byte. The reader zero-fills a read buffer of
-/// min(batch size, 256 KiB) before every read, so one-byte reads into a 1 MiB batch would
-/// spend the run in memset; small reads are paired with batches of at most 4 KiB.
+/// The reader's chunk size from the same byte, independent of the batch size: one-byte reads
+/// into a 1 MiB batch are as cheap as large ones (the reader zeroes its buffer only where it
+/// grows), and they are what a slow pipe delivers.
 pub fn chunk(b: u8) -> usize {
-    if (b >> 2) & 3 == 3 {
-        1 << 16
-    } else {
-        [1, 7, 100, 1 << 16][usize::from(b >> 4) & 3]
-    }
+    [1, 7, 100, 1 << 16][usize::from(b >> 4) & 3]
 }

@@ -276,6 +276,8 @@ const MAX_LIMIT: usize = 1 << 30;
 /// Largest single read into a batch buffer; big enough to amortise calls, small enough to stay
 /// in cache while it is split.
 const READ_CHUNK: usize = 256 << 10;
+/// The first read's size; reads grow to [`READ_CHUNK`] while they come back full.
+const FIRST_READ: usize = 16 << 10;
 /// Bytes read ahead to tell a CSV header from JSON.
 const SNIFF_BYTES: u64 = 4 << 10;
 
@@ -494,36 +496,48 @@ pub fn read_reader<R: Read>(
     };
     let mut splitter = Splitter::new(max);
     let mut data: Vec<u8> = Vec::with_capacity(capacity);
+    // `data[..filled]` holds stream bytes; the rest of `data` is scratch, initialised once, that
+    // the next read lands in. Zeroing only where the buffer grows keeps small reads cheap (a pipe
+    // or a decoder delivering a few bytes a call): clearing a whole read window before every
+    // read would cost up to 256 KiB of memset per call.
+    let mut filled = 0usize;
+    // Doubles up to `chunk` while reads fill it, so a small input never zeroes a large window.
+    let mut window = chunk.min(FIRST_READ);
     // Invariant: `data[i]` is stream offset `base + i` for every unscanned byte and for the bytes
     // of a pending item that is kept.
     let mut base = 0u64;
     let mut scanned = 0usize;
     let mut items: Vec<ItemRef> = Vec::new();
     loop {
-        let len = data.len();
-        data.resize(len + chunk, 0);
+        if data.len() < filled + window {
+            data.resize(filled + window, 0);
+        }
         let n = loop {
-            match dec.read(&mut data[len..]) {
+            match dec.read(&mut data[filled..filled + window]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(classify(e)),
             }
         };
-        data.truncate(len + n);
+        if n == window {
+            window = (window * 2).min(chunk);
+        }
+        filled += n;
         summary.bytes_decompressed += n as u64;
         let eof = n == 0;
         // A BOM can only be recognised once its three bytes are in.
-        if !eof && base == 0 && scanned == 0 && data.len() < 3 {
+        if !eof && base == 0 && scanned == 0 && filled < 3 {
             continue;
         }
         let from = scanned;
-        let began_skip = splitter.scan(&data, from, base, &mut items);
-        scanned = data.len();
+        let began_skip = splitter.scan(&data[..filled], from, base, &mut items);
+        scanned = filled;
         if eof {
-            splitter.finish(&data, base, &mut items);
+            splitter.finish(&data[..filled], base, &mut items);
             summary.format = splitter.format();
             if !items.is_empty() {
                 summary.items += items.len() as u64;
+                data.truncate(filled);
                 sink(Batch {
                     input,
                     data,
@@ -541,22 +555,24 @@ pub fn read_reader<R: Read>(
             } else {
                 from
             };
-            let end = base + data.len() as u64;
-            data.truncate(cut);
+            let end = base + filled as u64;
+            filled = cut;
             base = end - cut as u64;
             scanned = cut;
         }
-        if data.len() >= batch_bytes {
+        if filled >= batch_bytes {
             let keep = splitter
                 .keep_from()
-                .map_or(data.len(), |start| (start - base) as usize);
+                .map_or(filled, |start| (start - base) as usize);
             if items.is_empty() {
-                data.drain(..keep);
+                data.copy_within(keep..filled, 0);
+                filled -= keep;
             } else {
-                let mut next = Vec::with_capacity(capacity.max(data.len() - keep + chunk));
-                next.extend_from_slice(&data[keep..]);
+                let mut next = Vec::with_capacity(capacity.max(filled - keep + chunk));
+                next.extend_from_slice(&data[keep..filled]);
                 data.truncate(keep);
                 let full = std::mem::replace(&mut data, next);
+                filled = data.len();
                 summary.items += items.len() as u64;
                 let batch = Batch {
                     input,
@@ -570,7 +586,7 @@ pub fn read_reader<R: Read>(
                 }
             }
             base += keep as u64;
-            scanned = data.len();
+            scanned = filled;
         }
     }
 }

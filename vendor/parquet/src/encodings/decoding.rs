@@ -375,9 +375,24 @@ impl<T: DataType> DictDecoder<T> {
 
     /// Decodes and sets values for dictionary using `decoder` decoder.
     pub fn set_dict(&mut self, mut decoder: Box<dyn Decoder<T>>) -> Result<()> {
+        // (Patched, see PATCHED.md.) The dictionary grows with the values actually decoded
+        // instead of being sized first by the count the page header declares: a crafted header
+        // declaring 656 million values over a few bytes made this zero 5 GB before decoding
+        // found nothing there. A page holding fewer values than it declares is an error.
         let num_values = decoder.values_left();
-        self.dictionary.resize(num_values, T::T::default());
-        let _ = decoder.get(&mut self.dictionary)?;
+        self.dictionary.clear();
+        let mut chunk = vec![T::T::default(); num_values.min(4096)];
+        while self.dictionary.len() < num_values {
+            let want = (num_values - self.dictionary.len()).min(chunk.len());
+            let got = decoder.get(&mut chunk[..want])?;
+            if got == 0 {
+                return Err(eof_err!(
+                    "dictionary page declares {num_values} values and holds {}",
+                    self.dictionary.len()
+                ));
+            }
+            self.dictionary.extend_from_slice(&chunk[..got]);
+        }
         self.has_dictionary = true;
         Ok(())
     }
