@@ -6,6 +6,11 @@
 //! that hold none of it are taken out and regrouped by their own ties, so an
 //! unrelated account stands alone and a second campaign that happened to be
 //! chained on stays whole.
+//!
+//! Before that, a group spanning several organisations (`org_id`) that share
+//! no card and no network is cut along them: distinct customers billed and
+//! connected separately are not one operator because their staff ask
+//! questions in the same words or use the same client library.
 
 use std::collections::HashMap;
 
@@ -23,6 +28,11 @@ const OPERATOR_ATTRS: [Attr; 6] = [
     Attr::UserAgent,
     Attr::EmailDomain,
 ];
+
+/// Attributes that show one operator behind accounts of different organisations:
+/// a client library or an e-mail provider is shared by strangers, a card or a
+/// network is not.
+const CROSSING_ATTRS: [Attr; 3] = [Attr::Payment, Attr::Ip, Attr::Net];
 
 /// Share of a group that must hold one of its own operator values before the
 /// members that hold none are split off.
@@ -52,8 +62,85 @@ impl<'a> Splitter<'a> {
         }
     }
 
-    /// The group itself, or its operator core followed by the rest regrouped.
+    /// The group cut along organisations that share no card or network (see
+    /// [`Self::by_organisation`]), each part then split by [`Self::split_core`].
     pub fn split(&self, group: &[u32]) -> Vec<Vec<u32>> {
+        match self.by_organisation(group) {
+            Some(parts) => parts.iter().flat_map(|p| self.split_core(p)).collect(),
+            None => self.split_core(group),
+        }
+    }
+
+    /// The organisation an account sends under most, if any.
+    fn org_of(&self, i: u32) -> Option<u64> {
+        self.accounts[i as usize].state.attrs[Attr::Org as usize]
+            .iter()
+            .max_by_key(|&(h, n)| (n, std::cmp::Reverse(h)))
+            .map(|(h, _)| h)
+    }
+
+    /// The group's organisations as separate groups, when it holds at least two
+    /// with two or more members each and no card, IP or /24 is held in two of
+    /// them. A member without an organisation joins the one whose card or
+    /// network it shares; the others are regrouped by their own ties.
+    fn by_organisation(&self, group: &[u32]) -> Option<Vec<Vec<u32>>> {
+        if group.len() < 4 {
+            return None;
+        }
+        let mut orgs: HashMap<u64, Vec<u32>> = HashMap::new();
+        let mut loose = Vec::new();
+        for &i in group {
+            match self.org_of(i) {
+                Some(o) => orgs.entry(o).or_default().push(i),
+                None => loose.push(i),
+            }
+        }
+        if orgs.values().filter(|m| m.len() >= 2).count() < 2 {
+            return None;
+        }
+        let mut owner: HashMap<(Attr, u64), u64> = HashMap::new();
+        for (&org, members) in &orgs {
+            for &i in members {
+                for (attr, h) in self.crossing_values(i) {
+                    if *owner.entry((attr, h)).or_insert(org) != org {
+                        return None;
+                    }
+                }
+            }
+        }
+        let mut rest = Vec::new();
+        for i in loose {
+            let mut joined: Vec<u64> = self
+                .crossing_values(i)
+                .filter_map(|v| owner.get(&v).copied())
+                .collect();
+            joined.sort_unstable();
+            joined.dedup();
+            match joined[..] {
+                [org] => orgs.get_mut(&org).expect("owner is an org").push(i),
+                _ => rest.push(i),
+            }
+        }
+        let mut parts: Vec<Vec<u32>> = orgs.into_values().collect();
+        for p in &mut parts {
+            p.sort_unstable();
+        }
+        // Deterministic order whatever the map's: by lowest member.
+        parts.sort_unstable();
+        parts.extend(self.regroup(&rest));
+        Some(parts)
+    }
+
+    fn crossing_values(&self, i: u32) -> impl Iterator<Item = (Attr, u64)> + '_ {
+        CROSSING_ATTRS.iter().flat_map(move |&attr| {
+            self.accounts[i as usize].state.attrs[attr as usize]
+                .iter()
+                .map(move |(h, _)| (attr, h))
+        })
+    }
+
+    /// The group itself, or its operator core followed by the rest regrouped.
+    fn split_core(&self, group: &[u32]) -> Vec<Vec<u32>> {
         if group.len() < 3 {
             return vec![group.to_vec()];
         }
@@ -109,5 +196,62 @@ impl<'a> Splitter<'a> {
             .iter()
             .map(|g| g.iter().map(|&k| members[k as usize]).collect())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::detect::DetectConfig;
+    use crate::engine::Engine;
+    use crate::record::Record;
+
+    /// Eight accounts in two organisations, each with its own card and /24, all
+    /// sending one prompt template, among forty unrelated accounts (so that the
+    /// template is not common); `shared_card` gives one account of the second
+    /// organisation the first one's card.
+    fn clusters(shared_card: bool) -> Vec<Vec<String>> {
+        let engine = Engine::new();
+        for a in 0..40 {
+            let line = format!(
+                r#"{{"ts":1767225600,"account_id":"other{a}","request_id":"o{a}","ip":"192.0.{a}.1","prompt":"question {a}"}}"#
+            );
+            engine.ingest(&Record::parse(line.as_bytes()).unwrap());
+        }
+        for a in 0..8 {
+            let org = a / 4;
+            let card = if shared_card && a == 7 { 0 } else { org };
+            for r in 0..6 {
+                let line = format!(
+                    r#"{{"ts":{},"account_id":"acct{a}","request_id":"r{a}-{r}","org_id":"org{org}","payment_fingerprint":"card{card}","ip":"10.0.{org}.{a}","prompt":"Please answer the following question for our records: what is item {} about and who uses it"}}"#,
+                    1_767_225_600 + a * 50 + r * 3_600,
+                    ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"][r],
+                );
+                engine.ingest(&Record::parse(line.as_bytes()).unwrap());
+            }
+        }
+        let cfg = DetectConfig {
+            min_score: 0.0,
+            ..DetectConfig::default()
+        };
+        let mut out: Vec<Vec<String>> = engine
+            .detect(&cfg)
+            .into_iter()
+            .filter(|c| c.size > 1)
+            .map(|c| c.accounts)
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn organisations_tied_only_by_content_are_separated() {
+        let ids = |r: std::ops::Range<usize>| r.map(|a| format!("acct{a}")).collect::<Vec<_>>();
+        assert_eq!(clusters(false), vec![ids(0..4), ids(4..8)]);
+    }
+
+    #[test]
+    fn organisations_sharing_a_card_stay_one_group() {
+        assert_eq!(clusters(true).len(), 1);
+        assert_eq!(clusters(true)[0].len(), 8);
     }
 }
