@@ -93,9 +93,10 @@ pub fn write_text(kind: Option<FieldKind>, text: &str, out: &mut Vec<u8>) {
         None | Some(FieldKind::Text) => false,
         Some(FieldKind::Time | FieldKind::Number) => number(t).is_some(),
         Some(FieldKind::Integer) => number(t).is_some_and(|n| !n.is_f64()),
+        // Parsed as a value, not skimmed: skimming lets through what parsing refuses (a number
+        // out of range, a lone surrogate), and the record would then not be valid JSON.
         Some(FieldKind::Json) => {
-            (t.starts_with('[') || t.starts_with('{'))
-                && serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok()
+            (t.starts_with('[') || t.starts_with('{')) && serde_json::from_str::<Value>(t).is_ok()
         }
     };
     let written = if raw {
@@ -154,6 +155,9 @@ mod tests {
             (Some(FieldKind::Time), "1772409600.5"),
             (Some(FieldKind::Json), "[1, 2]"),
             (Some(FieldKind::Json), "[1,"),
+            // Found by fuzzing: well-formed, but not a JSON value serde_json can hold.
+            (Some(FieldKind::Json), "[6666e66661444444444444]"),
+            (Some(FieldKind::Json), r#"["\ud800"]"#),
             (None, "say \"hi\"\n"),
         ] {
             let mut out = Vec::new();
