@@ -155,9 +155,10 @@ impl Engine {
         }
     }
 
-    /// What the detector takes from a record's text.
+    /// What the detector takes from a record's text, for a record about to be reduced (privacy
+    /// mode): with the prompt's signature, which cannot be computed once the text is gone.
     pub fn text_features(&self, rec: &Record<'_>) -> TextFeatures {
-        TextFeatures::of(rec, &self.lexicon)
+        TextFeatures::signed(rec, &self.lexicon)
     }
 
     /// Folds one record into its account's state. Safe to call from many threads.
@@ -166,7 +167,7 @@ impl Engine {
             return Ingested::Duplicate;
         }
         // The text work happens before taking the account's lock.
-        let obs = Observation::with_text(rec, self.text_features(rec), !self.privacy);
+        let obs = Observation::with_text(rec, TextFeatures::of(rec, &self.lexicon), !self.privacy);
         self.fold(rec, &obs)
     }
 

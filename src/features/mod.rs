@@ -50,8 +50,10 @@ pub struct TextFeatures {
     /// The system prompt's value hash, as [`attrs::value_hash`] gives it.
     pub system_prompt: Option<u64>,
     pub system_cues: u8,
-    /// The prompt's near-duplicate signature. Not in this struct's own serialised form, which
-    /// older stored records have: the reduced record stores it after (see `record::reduced`).
+    /// The prompt's near-duplicate signature, for a record about to lose its text ([`Self::signed`]);
+    /// otherwise it is computed only if the account's sample admits the prompt. Not in this
+    /// struct's own serialised form, which older stored records have: the reduced record stores
+    /// it after (see `record::reduced`).
     #[serde(skip)]
     pub prompt_signature: Option<Signature>,
 }
@@ -67,7 +69,15 @@ impl TextFeatures {
             system_prompt: system.map(|(_, h)| h),
             // A client sends the same system prompt with every request.
             system_cues: system.map_or(0, |(s, h)| lexicon.cues_repeated(h, s)),
+            prompt_signature: None,
+        }
+    }
+
+    /// [`Self::of`] with the prompt's signature, for a record whose text is about to be dropped.
+    pub fn signed(record: &Record<'_>, lexicon: &Lexicon) -> Self {
+        TextFeatures {
             prompt_signature: record.prompt.as_deref().and_then(Signature::of),
+            ..Self::of(record, lexicon)
         }
     }
 }
@@ -303,7 +313,10 @@ impl AccountState {
             let admitted = self.sample.offer(p.hash, || SampledPrompt {
                 keys: p.keys,
                 cues: p.cues,
-                signature: obs.signature,
+                // Signed here, not per record: only admitted prompts keep a signature.
+                signature: obs
+                    .signature
+                    .or_else(|| rec.prompt.as_deref().and_then(Signature::of)),
                 example: text
                     .filter(|_| position < EXAMPLES)
                     .map(|t| text::excerpt(t, EXAMPLE_CHARS).into()),

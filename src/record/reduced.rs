@@ -51,7 +51,7 @@ mod tests {
     fn keeps_every_field_but_the_text() {
         let line = br#"{"ts":"2026-03-02T10:00:00.250Z","account_id":"acct-1","request_id":"r-1","ip":"203.0.113.7","user_agent":"python-httpx/0.27","model":"m-large","messages":[{"role":"system","content":"You are SECRET-SYS."},{"role":"user","content":"Solve SECRET-PROMPT step by step, then give the answer on the last line please"}],"max_tokens":8192,"temperature":0.7,"status":200,"turn":1,"prompt_tokens":80,"completion_tokens":1500,"account_created_at":1772406000,"payment_fingerprint":"pf-9c1e","email_domain":"example.com","country":"DE","asn":64500}"#;
         let rec = Record::parse(line).unwrap();
-        let text = TextFeatures::of(&rec, &Lexicon::new());
+        let text = TextFeatures::signed(&rec, &Lexicon::new());
         assert!(text.prompt.is_some() && text.system_prompt.is_some());
         let bytes = encode(&rec, &text);
         for secret in ["SECRET-SYS", "SECRET-PROMPT", "step by step"] {
@@ -81,7 +81,7 @@ mod tests {
     fn records_stored_before_signatures_still_decode() {
         let line = br#"{"ts":1772406000,"account_id":"a","prompt":"Solve this step by step and give the answer on the last line"}"#;
         let rec = Record::parse(line).unwrap();
-        let text = TextFeatures::of(&rec, &Lexicon::new());
+        let text = TextFeatures::signed(&rec, &Lexicon::new());
         assert!(text.prompt_signature.is_some());
         let bare = Record {
             prompt: None,
