@@ -150,22 +150,11 @@ pub fn signal(card: &mut Scorecard, views: &[AccountView<'_>]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::{AccountState, Dictionary, Lexicon, Observation};
-    use crate::record::Record;
+    use crate::features::AccountState;
 
+    /// An account sending `prompts`, one a second.
     fn account(prompts: &[String]) -> AccountState {
-        let (lex, dict) = (Lexicon::new(), Dictionary::default());
-        let mut st = AccountState::default();
-        for (i, p) in prompts.iter().enumerate() {
-            let line = format!(
-                r#"{{"ts":{},"account_id":"a","prompt":{:?}}}"#,
-                1_772_366_400 + i,
-                p
-            );
-            let rec = Record::parse(line.as_bytes()).unwrap();
-            st.apply(&Observation::of(&rec, &lex), &dict);
-        }
-        st
+        super::super::score::tests::account(0..prompts.len() as i64, |i| prompts[i].clone())
     }
 
     const TOPICS: [&str; 8] = [

@@ -328,7 +328,7 @@ fn breadth_signal(card: &mut Scorecard, a: &Aggregate) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::features::{AccountState, Dictionary, Lexicon, Observation};
     use crate::record::Record;
@@ -336,7 +336,7 @@ mod tests {
     const HOUR_S: i64 = 3_600;
 
     /// An account sending one prompt at each of `times` (seconds).
-    fn account(
+    pub(in crate::detect) fn account(
         times: impl IntoIterator<Item = i64>,
         prompt: impl Fn(usize) -> String,
     ) -> AccountState {
