@@ -368,7 +368,7 @@ mod tests {
 
     use super::*;
     use crate::detect::index::{LINKING_ATTRS, dominant_templates, recurring_phrases};
-    use crate::detect::{AccountView, Allowlist};
+    use crate::detect::{AccountView, Allowlist, test_views};
     use crate::features::AccountState;
 
     /// Pairing as a map from each value to its holders and a map of every pair's evidence,
@@ -470,12 +470,8 @@ mod tests {
                 s
             })
             .collect();
-        let ids: Vec<String> = (0..states.len()).map(|i| format!("a{i:05}")).collect();
-        let views: Vec<AccountView<'_>> = ids
-            .iter()
-            .zip(&states)
-            .map(|(id, state)| AccountView { id, state })
-            .collect();
+        let ids = test_views::ids(states.len());
+        let views = test_views::views(&ids, &states);
         let pop = Population::build(&views, &Allowlist::new());
         let expected = pair_evidence_by_maps(&views);
         let mut got = Vec::new();

@@ -13,6 +13,7 @@ pub mod near;
 pub mod score;
 pub mod split;
 pub mod timing;
+pub mod wrappers;
 
 use statrs::distribution::{Binomial, DiscreteCDF};
 use xxhash_rust::xxh3::xxh3_64;
@@ -177,6 +178,9 @@ fn fill_scorecard(
     } else {
         tie_signals(card, shared, m);
         near::signal(card, views);
+        if shares_infrastructure(shared, m) {
+            wrappers::signal(card, views, pop);
+        }
         timing::timing_signals(card, views, timelines);
     }
     if let Some((_, holders, _)) = agg.top_value(Attr::Org)
@@ -216,7 +220,7 @@ fn fill_scorecard(
 
 /// Chance that at least `x` of `m` unrelated accounts hold a value that
 /// `outside` of the other `rest` accounts hold.
-fn improbability(x: usize, m: usize, outside: usize, rest: usize) -> f64 {
+pub(crate) fn improbability(x: usize, m: usize, outside: usize, rest: usize) -> f64 {
     // Half an account when nobody outside holds it: "rare", not "impossible".
     let rate = (outside as f64).max(0.5) / (rest.max(1) as f64);
     let rate = rate.min(1.0);
@@ -308,7 +312,7 @@ fn shared_values(
 }
 
 /// Shows a template as the words it is made of, taken from an example prompt that has it.
-fn template_display(slot: u8, key: u64, views: &[AccountView<'_>]) -> String {
+pub(crate) fn template_display(slot: u8, key: u64, views: &[AccountView<'_>]) -> String {
     let n = if slot.is_multiple_of(2) { 4 } else { 8 };
     let prefix = slot < 2;
     for v in views {
@@ -336,16 +340,9 @@ fn template_display(slot: u8, key: u64, views: &[AccountView<'_>]) -> String {
 /// Signals from what the members share. Several values of one kind add up
 /// (three cards shared eight ways each tie 24 accounts as surely as one card).
 fn tie_signals(card: &mut Scorecard, shared: &[Shared], m: usize) {
-    let group_strength = |attrs: &[&str]| -> f64 {
-        shared
-            .iter()
-            .filter(|s| attrs.contains(&s.attribute.as_str()))
-            .map(|s| strength(s, m))
-            .sum()
-    };
     // Public evaluation harnesses put the same words around their prompts for
     // unrelated users; templates weigh in full only beside shared billing or network.
-    let infrastructure = group_strength(&["payment_fingerprint", "ip", "network"]) >= 0.3;
+    let infrastructure = shares_infrastructure(shared, m);
     let mut tie = |name: &str, attrs: &[&str], weight: f64, what: &str, whats: &str| {
         let note = if name == "shared_prompt_templates" && !infrastructure {
             " (counted lower: no shared billing or network behind it, and public harnesses share templates too)"
@@ -438,8 +435,20 @@ fn tie_signals(card: &mut Scorecard, shared: &[Shared], m: usize) {
     });
 }
 
+/// Whether the members share billing or network, beyond chance: what separates an operator's
+/// accounts from unrelated users of one public harness.
+fn shares_infrastructure(shared: &[Shared], m: usize) -> bool {
+    let infra = ["payment_fingerprint", "ip", "network"];
+    shared
+        .iter()
+        .filter(|s| infra.contains(&s.attribute.as_str()))
+        .map(|s| strength(s, m))
+        .sum::<f64>()
+        >= 0.3
+}
+
 /// How telling a chance of `p` is, in [0, 1]: full at p <= 1e-12.
-fn improbable(p: f64) -> f64 {
+pub(crate) fn improbable(p: f64) -> f64 {
     (-p.max(1e-300).log10() / 12.0).clamp(0.0, 1.0)
 }
 
@@ -456,5 +465,30 @@ fn p_text(p: f64) -> String {
         format!("{p:.0e}")
     } else {
         format!("{p:.3}")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_views {
+    use super::AccountView;
+    use crate::features::AccountState;
+
+    /// Ids `a00000`, `a00001`, … for `n` accounts: ascending, as `detect` needs them.
+    pub fn ids(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("a{i:05}")).collect()
+    }
+
+    /// Each state as the detector sees it, under the id at its index.
+    pub fn views<'a>(
+        ids: &'a [impl AsRef<str>],
+        states: &'a [AccountState],
+    ) -> Vec<AccountView<'a>> {
+        ids.iter()
+            .zip(states)
+            .map(|(id, state)| AccountView {
+                id: id.as_ref(),
+                state,
+            })
+            .collect()
     }
 }

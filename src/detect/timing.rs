@@ -331,11 +331,7 @@ mod tests {
             })
             .collect();
         let ids = ["a", "b", "c", "d"];
-        let views: Vec<AccountView<'_>> = states
-            .iter()
-            .zip(ids)
-            .map(|(state, id)| AccountView { id, state })
-            .collect();
+        let views = crate::detect::test_views::views(&ids, &states);
         let mut card = Scorecard::default();
         taking_turns(&mut card, &views);
         let (_, signals) = card.finish();
