@@ -29,6 +29,12 @@ if [ ${#LOGS[@]} -eq 0 ]; then
         2026:0.5 51:0.3 51:0.5 52:0.3 52:0.5 61:0.3 61:0.5 62:0.3 63:0.3 63:0.5 64:0.3 72:0.5
         73:0.4 81:0.3 82:0.5 83:0.3:nc 84:0.5:nc 85:0.5 86:0.3 62:0.5:nc 2:0:nc:small
         3:0:nc:small 4:0:small
+        # Fresh seeds, first measured after the shared reasoning wrappers.
+        91:0.3 92:0.5 93:0.5:nc 94:0.3:nc 95:0.5 96:0.4 97:0.5 98:0.3 5:0:nc:small 6:0:small
+        # First measured then, and the client rule of the operator-core split developed on it.
+        82:0.5:nc
+        # Fresh seeds, first measured after that rule.
+        101:0.5:nc 102:0.3:nc 103:0.5 104:0.5:nc 105:0.4:nc 106:0.3 107:0.5:nc 108:0.5
     )
 fi
 

@@ -227,7 +227,11 @@ impl<'a> Splitter<'a> {
         }
         let need = (OWN_VALUE_SHARE * group.len() as f64).max(2.0);
         inside.retain(|&(attr, h), &mut x| {
-            x as f64 >= need && self.pop.holders(Tie::Attr(attr), h) <= 2 * x
+            let population = self.pop.holders(Tie::Attr(attr), h);
+            // Strangers share a client build or an e-mail provider, not a card or a network:
+            // those count only when nobody outside the group holds them.
+            let outside = if CROSSING_ATTRS.contains(&attr) { x } else { 0 };
+            x as f64 >= need && population <= x + outside
         });
         inside
     }
@@ -266,10 +270,16 @@ mod tests {
     /// given each one's extra fields, among eighty unrelated accounts (so that
     /// what they share is not common). Each sends six prompts of one template.
     fn groups(fields: &[String]) -> Vec<Vec<String>> {
+        groups_among(fields, &[])
+    }
+
+    /// [`groups`], with the first unrelated accounts given `outsiders`' extra fields.
+    fn groups_among(fields: &[String], outsiders: &[&str]) -> Vec<Vec<String>> {
         let engine = Engine::new();
         for a in 0..80 {
+            let extra = outsiders.get(a).map_or(String::new(), |f| format!(",{f}"));
             let line = format!(
-                r#"{{"ts":1767225600,"account_id":"other{a}","request_id":"o{a}","ip":"192.0.{a}.1","prompt":"question {a}"}}"#
+                r#"{{"ts":1767225600,"account_id":"other{a}","request_id":"o{a}","ip":"192.0.{a}.1"{extra},"prompt":"question {a}"}}"#
             );
             engine.ingest(&Record::parse(line.as_bytes()).unwrap());
         }
@@ -333,5 +343,28 @@ mod tests {
             .map(|a| format!(r#""ip":"10.1.{}.{a}""#, if a < 5 { 0 } else { a }))
             .collect();
         assert_eq!(groups(&fields), vec![ids(0..5), ids(5..12)]);
+    }
+
+    #[test]
+    fn a_client_strangers_also_use_does_not_make_its_users_the_operators() {
+        // Accounts 0-6 send from one /24 nobody else uses, 7-11 each from their own; the
+        // template ties all twelve. 0-6 and two of the others run one SDK build, which three
+        // unrelated accounts outside the group run too: a popular client, not the operator's.
+        let sdk = r#""user_agent":"sdk/1.0""#;
+        let fields: Vec<String> = (0..12)
+            .map(|a| {
+                let net = if a < 7 { 0 } else { a };
+                let ua = if a < 9 {
+                    format!(",{sdk}")
+                } else {
+                    String::new()
+                };
+                format!(r#""ip":"10.1.{net}.{a}"{ua}"#)
+            })
+            .collect();
+        assert_eq!(
+            groups_among(&fields, &[sdk; 3]),
+            vec![ids(0..7), ids(7..12)]
+        );
     }
 }
