@@ -24,7 +24,8 @@ pub struct SharedWrappers {
     pub phrases: Vec<(u8, u64, usize, usize)>,
 }
 
-/// Extraction weight of a group whose every member shares its reasoning wrappers.
+/// Extraction weight of a group whose every member shares its reasoning wrappers; it falls to 0
+/// as the share of members holding them falls to half.
 const WEIGHT: f64 = 2.0;
 /// How improbable among unrelated accounts a phrasing's sharing must be to be the group's own.
 const OWN_PHRASE: f64 = 0.5;
@@ -90,9 +91,12 @@ pub fn signal(card: &mut Scorecard, views: &[AccountView<'_>], pop: &Population)
         return;
     }
     let m = views.len();
+    // A script is repeated by most of an operator's accounts; a phrasing a few colleagues
+    // happen to share is not one.
+    let share = shared.members as f64 / m as f64;
     card.extraction(
         "shared_reasoning_wrappers",
-        shared.members as f64 / m as f64,
+        (share - 0.5) / 0.5,
         WEIGHT,
         || {
             let listed: Vec<String> = shared
@@ -199,5 +203,21 @@ mod tests {
 
         // An operator beside an unrelated account: nothing shared.
         assert_eq!(among(&[views[0], views[100]], &pop).members, 0);
+
+        // As a signal: in full when every member holds them, not at all when fewer than half do.
+        let strength = |group: &[AccountView<'_>]| {
+            let mut card = Scorecard::default();
+            signal(&mut card, group, &pop);
+            let (_, signals) = card.finish();
+            signals
+                .iter()
+                .find(|s| s.name == "shared_reasoning_wrappers")
+                .map(|s| s.score)
+        };
+        assert_eq!(strength(&views[..3]), Some(1.0));
+        let mut diluted = views[..3].to_vec();
+        diluted.extend_from_slice(&views[100..104]);
+        assert_eq!(among(&diluted, &pop).members, 3);
+        assert_eq!(strength(&diluted), None);
     }
 }
