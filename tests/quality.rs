@@ -136,21 +136,9 @@ fn a_varied_week_meets_the_targets() {
 /// weak spot of their own and not asserted here).
 #[test]
 fn camouflaged_stealth_accounts_are_tied_by_their_reasoning_wrappers() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = SimConfig::standard(62);
-    cfg.variation = 0.5;
-    let corpora = cfg.corpora_dir.is_some();
-    sim::generate(&cfg, dir.path()).unwrap();
-    let labels = eval::read_labels(&dir.path().join("labels.csv")).unwrap();
-    let outcome = scan::scan(&ScanConfig {
-        paths: vec![dir.path().join("logs.ndjson.gz")],
-        ..ScanConfig::default()
-    })
-    .unwrap();
-    let e = eval::evaluate(&labels, &outcome.report);
+    let (e, _, corpora) = simulate_and_scan(62, 0.5);
     let context = format!("(corpora: {corpora})\n{}", e.render());
-    let stealth = e.classes.iter().find(|c| c.class == "stealth").unwrap();
-    assert!(stealth.rate >= 0.95, "{context}");
+    assert!(class_rate(&e, "stealth") >= 0.95, "{context}");
     let campaign = e
         .campaigns
         .iter()
@@ -162,6 +150,60 @@ fn camouflaged_stealth_accounts_are_tied_by_their_reasoning_wrappers() {
             e.precision >= 0.99 && e.false_positive_rate <= 0.001,
             "{context}"
         );
+    }
+}
+
+/// A simulated week of `seed` at `variation`, scanned: its evaluation, report, and whether the
+/// prompt corpora were used.
+fn simulate_and_scan(
+    seed: u64,
+    variation: f64,
+) -> (eval::Evaluation, distillguard::report::Report, bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = SimConfig::standard(seed);
+    cfg.variation = variation;
+    let corpora = cfg.corpora_dir.is_some();
+    sim::generate(&cfg, dir.path()).unwrap();
+    let labels = eval::read_labels(&dir.path().join("labels.csv")).unwrap();
+    let outcome = scan::scan(&ScanConfig {
+        paths: vec![dir.path().join("logs.ndjson.gz")],
+        ..ScanConfig::default()
+    })
+    .unwrap();
+    (
+        eval::evaluate(&labels, &outcome.report),
+        outcome.report,
+        corpora,
+    )
+}
+
+fn class_rate(e: &eval::Evaluation, class: &str) -> f64 {
+    e.classes.iter().find(|c| c.class == class).unwrap().rate
+}
+
+/// Seed 82 at variation 0.5, a development log (docs/quality.md). With the corpora its stealth
+/// accounts send three quarters camouflage and few reasoning cues; the wrappers the largest of
+/// their groups share are what shows (none was found without `shared_reasoning_wrappers`).
+/// With the built-in text, a client build many strangers run had kept ten developers in the
+/// hydra's core and the sweep chained to a crowd (precision 0.968, sweep not found).
+#[test]
+fn wrappers_under_camouflage_and_a_popular_client_on_a_varied_week() {
+    let (e, report, corpora) = simulate_and_scan(82, 0.5);
+    let context = format!("(corpora: {corpora})\n{}", e.render());
+    assert!(e.precision >= 0.99, "{context}");
+    assert!(e.false_positive_rate <= 0.001, "{context}");
+    if corpora {
+        assert!(class_rate(&e, "stealth") >= 0.4, "{context}");
+        assert!(
+            report.clusters.iter().any(|c| c
+                .signals
+                .iter()
+                .any(|s| s.name == "shared_reasoning_wrappers")),
+            "{context}"
+        );
+    } else {
+        assert!(class_rate(&e, "sweep") >= 0.99, "{context}");
+        assert!(e.recall >= 0.97, "{context}");
     }
 }
 
