@@ -39,6 +39,8 @@ pub fn label(name: &str) -> &str {
         "shared_email_domain" => "shared e-mail domain",
         "shared_system_prompt" => "same system prompt",
         "shared_prompt_templates" => "shared prompt template",
+        "shared_reasoning_wrappers" => "shared reasoning wrappers",
+        "near_duplicate_prompts" => "near-duplicate prompts",
         "many_accounts" => "many accounts",
         "rotating_addresses" => "rotating addresses",
         "conversational" => "conversational",
