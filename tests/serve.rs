@@ -573,7 +573,7 @@ impl JsonValue for reqwest::Response {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_window_bounds_what_is_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &[("DISTILLGUARD_WINDOW", "1d")]);
+    let s = Server::start(dir.path(), &[("DISTILLGUARD_WINDOW", "6h")]);
     let c = client();
     let day = 86_400;
     let t0 = 1_772_409_600; // 2026-03-02T00:00:00Z
@@ -606,7 +606,9 @@ async fn the_window_bounds_what_is_kept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn compaction_during_concurrent_posts_loses_nothing_in_the_window() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Server::start(dir.path(), &[("DISTILLGUARD_WINDOW", "1d")]);
+    // A window of 6 of the 30 simulated hours: compactions have batches to remove from the
+    // seventh hour on, through most of the posting (with a day, only its last five hours).
+    let s = Server::start(dir.path(), &[("DISTILLGUARD_WINDOW", "6h")]);
     let c = client();
     let t0: i64 = 1_772_409_600;
     const BATCHES: i64 = 30;
