@@ -107,9 +107,9 @@ struct Link {
 /// The values that can tie, and for each account the ones it holds.
 struct Links {
     links: Vec<Link>,
-    /// Account `a` holds `links[held[starts[a]..starts[a + 1]]]`, in (tie, hash) order.
-    starts: Vec<u32>,
-    held: Vec<u32>,
+    /// Run `a` lists the indices into `links` of the values account `a` holds, in (tie, hash)
+    /// order.
+    held: Runs,
 }
 
 impl Links {
@@ -158,14 +158,18 @@ impl Links {
         starts[pop.size] = held.len() as u32;
         Links {
             links,
-            starts,
-            held,
+            held: Runs {
+                starts,
+                items: held,
+            },
         }
     }
 
     fn held_by(&self, a: u32) -> impl Iterator<Item = &Link> {
-        let range = self.starts[a as usize] as usize..self.starts[a as usize + 1] as usize;
-        self.held[range].iter().map(|&l| &self.links[l as usize])
+        self.held
+            .run(a as usize)
+            .iter()
+            .map(|&l| &self.links[l as usize])
     }
 }
 
@@ -304,8 +308,9 @@ impl UnionFind {
         self.size[a as usize] += self.size[b as usize];
     }
 
-    /// The groups, each sorted, in order of their smallest member.
-    pub fn groups(mut self) -> Groups {
+    /// The groups, each sorted, in order of their smallest member: one run each, no allocation
+    /// per group, where most groups are a single account.
+    pub fn groups(mut self) -> Runs {
         let n = self.parent.len();
         for i in 0..n as u32 {
             let root = self.find(i);
@@ -329,34 +334,39 @@ impl UnionFind {
             members[self.size[root] as usize] = i as u32;
             self.size[root] += 1;
         }
-        Groups { starts, members }
+        starts.push(next);
+        Runs {
+            starts,
+            items: members,
+        }
     }
 }
 
-/// Groups of accounts as runs of one array: no allocation per group, where most groups are a
-/// single account.
-pub struct Groups {
+/// Lists held as runs of one array: run `i` is `items[starts[i]..starts[i + 1]]`.
+pub struct Runs {
+    /// One more than there are runs: the last is where the last run ends.
     starts: Vec<u32>,
-    members: Vec<u32>,
+    items: Vec<u32>,
 }
 
-impl Groups {
+impl Runs {
     pub fn len(&self) -> usize {
-        self.starts.len()
+        self.starts.len() - 1
     }
 
     pub fn is_empty(&self) -> bool {
-        self.starts.is_empty()
+        self.len() == 0
     }
 
-    /// Each group's members, ascending, in order of their smallest member.
+    pub fn run(&self, i: usize) -> &[u32] {
+        &self.items[self.starts[i] as usize..self.starts[i + 1] as usize]
+    }
+
+    /// Every run, in order.
     pub fn iter(&self) -> impl Iterator<Item = &[u32]> + '_ {
-        let ends = self.starts.iter().skip(1).copied();
-        let ends = ends.chain(std::iter::once(self.members.len() as u32));
         self.starts
-            .iter()
-            .zip(ends)
-            .map(|(&start, end)| &self.members[start as usize..end as usize])
+            .windows(2)
+            .map(|w| &self.items[w[0] as usize..w[1] as usize])
     }
 }
 
