@@ -105,15 +105,23 @@ fn score_group(
         return None;
     }
     let shared = shared_values(members, &views, &agg, pop, dict, &cfg.allow);
+    let content = Content::of(&views, &shared, pop);
+    let evidence = Evidence {
+        agg: &agg,
+        shared: &shared,
+        content: &content,
+        pop,
+        timelines,
+    };
     // Most groups, single accounts above all, score too low to be reported: they are scored
     // without writing why, and only the reported ones are scored again with their sentences.
     let mut card = Scorecard::scoring_only();
-    fill_scorecard(&mut card, &views, &agg, &shared, pop, timelines);
+    fill_scorecard(&mut card, &views, &evidence);
     if card.finish().0 < cfg.min_score {
         return None;
     }
     let mut card = Scorecard::explaining();
-    fill_scorecard(&mut card, &views, &agg, &shared, pop, timelines);
+    fill_scorecard(&mut card, &views, &evidence);
     let (score, signals) = card.finish();
     let m = members.len();
 
@@ -156,15 +164,51 @@ fn score_group(
     })
 }
 
+/// What the members' prompts have in common beyond shared values, found once per group of two
+/// or more: both scoring passes use it.
+#[derive(Default)]
+struct Content {
+    near: near::NearDuplicates,
+    wrappers: wrappers::SharedWrappers,
+}
+
+impl Content {
+    fn of(views: &[AccountView<'_>], shared: &[Shared], pop: &Population) -> Self {
+        let m = views.len();
+        if m < 2 {
+            return Content::default();
+        }
+        Content {
+            near: near::among(near::judged(views)),
+            // Only beside shared billing or network: strangers running one public harness
+            // share its wrappers too.
+            wrappers: if shares_infrastructure(shared, m) {
+                wrappers::among(views, pop)
+            } else {
+                wrappers::SharedWrappers::default()
+            },
+        }
+    }
+}
+
+/// Everything a group is scored on besides its members.
+struct Evidence<'a> {
+    agg: &'a Aggregate,
+    shared: &'a [Shared],
+    content: &'a Content,
+    pop: &'a Population,
+    timelines: &'a timing::Timelines,
+}
+
 /// The signals of a group: its traffic, its ties, its timing and signs of legitimate use.
-fn fill_scorecard(
-    card: &mut Scorecard,
-    views: &[AccountView<'_>],
-    agg: &Aggregate,
-    shared: &[Shared],
-    pop: &Population,
-    timelines: &timing::Timelines,
-) {
+fn fill_scorecard(card: &mut Scorecard, views: &[AccountView<'_>], evidence: &Evidence<'_>) {
+    let Evidence {
+        agg,
+        shared,
+        content,
+        pop,
+        timelines,
+    } = *evidence;
     score::traffic_signals(card, agg);
     let m = views.len();
     if m == 1 {
@@ -177,10 +221,8 @@ fn fill_scorecard(
         );
     } else {
         tie_signals(card, shared, m);
-        near::signal(card, views);
-        if shares_infrastructure(shared, m) {
-            wrappers::signal(card, views, pop);
-        }
+        near::signal(card, views, &content.near);
+        wrappers::signal(card, views, &content.wrappers);
         timing::timing_signals(card, views, timelines);
     }
     if let Some((_, holders, _)) = agg.top_value(Attr::Org)

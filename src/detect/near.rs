@@ -106,16 +106,20 @@ pub const NEAR_DUPLICATE_WEIGHT: f64 = 0.0;
 /// entries).
 const MAX_MEMBERS: usize = 1000;
 
-/// The `near_duplicate_prompts` signal of a group of two or more: the share of members that sent
-/// a near-duplicate of another member's prompt, with the strongest pair named.
-pub fn signal(card: &mut Scorecard, views: &[AccountView<'_>]) {
-    // A bound on the work and memory for the largest groups: their first members by id.
-    let judged = &views[..views.len().min(MAX_MEMBERS)];
-    let near = among(judged);
+/// The members of a group `among` is run on: a bound on the work and memory for the largest
+/// groups, their first members by id.
+pub fn judged<'a, 'v>(views: &'a [AccountView<'v>]) -> &'a [AccountView<'v>] {
+    &views[..views.len().min(MAX_MEMBERS)]
+}
+
+/// The `near_duplicate_prompts` signal of a group of two or more, from `near`, what [`among`]
+/// found among its [`judged`] members: the share of members that sent a near-duplicate of
+/// another member's prompt, with the strongest pair named.
+pub fn signal(card: &mut Scorecard, views: &[AccountView<'_>], near: &NearDuplicates) {
     let Some((a, b, pairs, j)) = near.strongest else {
         return;
     };
-    let m = judged.len();
+    let m = judged(views).len();
     let of_first = if m < views.len() {
         format!(" (the first {m} of {} members by id)", views.len())
     } else {

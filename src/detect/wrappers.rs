@@ -84,9 +84,9 @@ pub fn among(views: &[AccountView<'_>], pop: &Population) -> SharedWrappers {
     SharedWrappers { members, phrases }
 }
 
-/// Adds `shared_reasoning_wrappers` for a group of two or more.
-pub fn signal(card: &mut Scorecard, views: &[AccountView<'_>], pop: &Population) {
-    let shared = among(views, pop);
+/// Adds `shared_reasoning_wrappers` for a group of two or more, from `shared`, what [`among`]
+/// found among its members.
+pub fn signal(card: &mut Scorecard, views: &[AccountView<'_>], shared: &SharedWrappers) {
     if shared.members == 0 {
         return;
     }
@@ -207,7 +207,7 @@ mod tests {
         // As a signal: in full when every member holds them, not at all when fewer than half do.
         let strength = |group: &[AccountView<'_>]| {
             let mut card = Scorecard::default();
-            signal(&mut card, group, &pop);
+            signal(&mut card, group, &among(group, &pop));
             let (_, signals) = card.finish();
             signals
                 .iter()
