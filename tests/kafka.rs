@@ -24,6 +24,9 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::Value;
 
 const PARTITIONS: i32 = 6;
+/// The service's own topics (`<group>-<suffix>`) and their partitions.
+const SERVICE_TOPICS: [(&str, i32); 3] =
+    [("changelog", PARTITIONS), ("control", 1), ("reports", 1)];
 
 /// The broker a test runs against, and the names of its topics.
 struct Cluster {
@@ -221,10 +224,7 @@ mod reqwest {
 #[test]
 fn three_instances_with_one_killed_report_like_one_scan() {
     let cluster = Cluster::new("kill");
-    cluster.create(
-        PARTITIONS,
-        &[("changelog", PARTITIONS), ("control", 1), ("reports", 1)],
-    );
+    cluster.create(PARTITIONS, &SERVICE_TOPICS);
 
     let expected = scan_of_sample();
     let records = expected["stats"]["records_accepted"].as_u64().unwrap();
@@ -400,10 +400,7 @@ fn read_topic(cluster: &Cluster, topic: &str) -> Vec<Vec<u8>> {
 #[test]
 fn privacy_mode_keeps_prompt_text_out_of_every_topic() {
     let cluster = Cluster::new("privacy");
-    cluster.create(
-        PARTITIONS,
-        &[("changelog", PARTITIONS), ("control", 1), ("reports", 1)],
-    );
+    cluster.create(PARTITIONS, &SERVICE_TOPICS);
     let expected = scan_of_sample_with(&["--privacy-mode"]);
     let records = expected["stats"]["records_accepted"].as_u64().unwrap();
     let lines = sample_lines();
